@@ -1,0 +1,30 @@
+# aelab: `make train` and `make test` set up .venv first when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install train test lint bench clean
+
+$(BIN)/aelab-train: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/aelab-train  ## create .venv with everything the project uses
+
+train: install  ## train the default model on the embedded MNIST subset
+	$(BIN)/aelab-train $(ARGS)
+
+test: install  ## run the test suite (offline)
+	WANDB_MODE=offline $(BIN)/pytest -q $(ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests scripts benchmarks
+
+bench: install  ## run the benchmarks; each prints JSON
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf logs .pytest_cache

@@ -1,0 +1,6 @@
+"""Callbacks: picture grids and the run record."""
+
+from aelab.callbacks.images import ImageGridCallback, ReconstructionGrid
+from aelab.callbacks.record import CHECKPOINT_KEY, RunRecordCallback
+
+__all__ = ["CHECKPOINT_KEY", "ImageGridCallback", "ReconstructionGrid", "RunRecordCallback"]

@@ -1,0 +1,149 @@
+"""The LightningModule every autoencoder variant builds on."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from torchmetrics import MeanSquaredError
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from aelab.losses import build_loss, weight_penalty
+from aelab.utils.errors import require
+
+SCHEDULER_KEYS = ("interval", "frequency", "monitor")
+
+
+@dataclass
+class StepOutput:
+    """What one forward pass of a variant produces."""
+
+    logits: torch.Tensor
+    code: torch.Tensor
+    terms: dict[str, torch.Tensor]  # weighted terms whose sum is the loss
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)  # logged, not optimised
+
+
+def inputs_of(batch) -> torch.Tensor:
+    """Return the inputs of a batch that is either a tensor or an (inputs, labels) pair."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+class Autoencoder(pl.LightningModule):
+    """Encoder, latent and decoder with a dict of named loss terms; variants override `step_output`."""
+
+    def __init__(
+        self,
+        net: dict,
+        loss: dict,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        input_shape: list[int] = (1, 28, 28),
+        latent_dim: int = 32,
+        output_activation: str = "sigmoid",
+        weight_l1: float = 0.0,
+        weight_l2: float = 0.0,
+    ) -> None:
+        super().__init__()
+        # Plain values only: checkpoints must load with torch.load(weights_only=True).
+        self.save_hyperparameters()
+        self.input_shape = tuple(int(s) for s in input_shape)
+        input_dim = math.prod(self.input_shape)
+        require(latent_dim > 0, f"model.latent_dim must be positive, not {latent_dim}.")
+        require(
+            latent_dim <= input_dim,
+            f"model.latent_dim={latent_dim} is larger than the input ({input_dim} values); "
+            "choose a smaller latent.",
+        )
+        require(weight_l1 >= 0 and weight_l2 >= 0, "model.weight_l1 and model.weight_l2 must be >= 0.")
+        self.latent_dim = latent_dim
+        self.recon_loss = build_loss(loss, output_activation)
+        self.net = instantiate(net, input_shape=list(self.input_shape))
+        self.build()
+        self.test_mse = MeanSquaredError()
+        unit_range = output_activation == "sigmoid"
+        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0 if unit_range else None)
+        self.test_ssim = self._ssim() if len(self.input_shape) == 3 else None
+
+    def build(self) -> None:
+        """Create the encoder and decoder; variants with another code size override this."""
+        self.encoder = self.net.encoder(self.latent_dim)
+        self.decoder = self.net.decoder(self.latent_dim)
+
+    def _ssim(self) -> StructuralSimilarityIndexMeasure | None:
+        side = min(self.input_shape[1:])
+        kernel = min(11, side - 1 if side % 2 == 0 else side)
+        return StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=kernel) if kernel >= 3 else None
+
+    # -- the interface shared by every variant ---------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the latent code of a batch of inputs."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Return the reconstruction (in data space) of a batch of codes."""
+        return self.recon_loss.mean(self.decoder(z))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the reconstruction of a batch of inputs."""
+        return self.decode(self.encode(x))
+
+    def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
+        """Run the model on `x` and return its loss terms; the plain autoencoder has one."""
+        code = self.encoder(x)
+        logits = self.decoder(code)
+        return StepOutput(logits, code, {"recon": self.recon_loss.error(logits, x).mean()})
+
+    # -- Lightning hooks --------------------------------------------------------------------
+    def _shared_step(self, batch, stage: str) -> tuple[torch.Tensor, StepOutput, torch.Tensor]:
+        x = inputs_of(batch)
+        out = self.step_output(x, stage)
+        penalty = weight_penalty(self, self.hparams.weight_l1, self.hparams.weight_l2)
+        if penalty is not None:
+            out.terms["weight_penalty"] = penalty
+        loss = torch.stack(list(out.terms.values())).sum()
+        return loss, out, x
+
+    def _log_terms(self, stage: str, loss: torch.Tensor, out: StepOutput, batch_size: int) -> None:
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        extra = {f"{stage}/{k}": v.detach() for k, v in {**out.terms, **out.stats}.items()}
+        if extra:
+            self.log_dict(extra, on_step=False, on_epoch=True, batch_size=batch_size)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss, out, x = self._shared_step(batch, "train")
+        self._log_terms("train", loss, out, x.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        loss, out, x = self._shared_step(batch, "val")
+        self._log_terms("val", loss, out, x.shape[0])
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        loss, out, x = self._shared_step(batch, "test")
+        self._log_terms("test", loss, out, x.shape[0])
+        recon = self.reconstruct(x, out)
+        self.test_mse(recon, x)
+        self.test_psnr(recon, x)
+        self.log("test/mse", self.test_mse, batch_size=x.shape[0])
+        self.log("test/psnr", self.test_psnr, batch_size=x.shape[0])
+        if self.test_ssim is not None:
+            self.test_ssim(recon.clamp(0, 1), x)
+            self.log("test/ssim", self.test_ssim, batch_size=x.shape[0])
+
+    def reconstruct(self, x: torch.Tensor, out: StepOutput | None = None) -> torch.Tensor:
+        """Return the deterministic reconstruction used for test metrics."""
+        return self.recon_loss.mean(out.logits) if out is not None else self(x)
+
+    def configure_optimizers(self):
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        options = dict(self.hparams.scheduler)
+        extra = {k: options.pop(k) for k in SCHEDULER_KEYS if k in options}
+        scheduler = instantiate(options)(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **extra}}

@@ -1,0 +1,146 @@
+"""aelab-train: build the data, model, callbacks, loggers and Trainer; fit; test the best checkpoint."""
+
+from __future__ import annotations
+
+import logging
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("aelab")
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def plain(config) -> dict | list | None:
+    """Return a resolved config node as plain Python values (what checkpoints may hold)."""
+    if config is None:
+        return None
+    return OmegaConf.to_container(config, resolve=True) if OmegaConf.is_config(config) else config
+
+
+def build_datamodule(config: DictConfig):
+    """Instantiate the data module and load its data now, so data errors come before any banner."""
+    from hydra.utils import instantiate
+
+    datamodule = instantiate(config, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_model(cfg: DictConfig):
+    """Instantiate the variant with its net, loss, optimizer and scheduler as plain configs."""
+    from hydra.utils import get_class
+
+    options = plain(cfg.model)
+    model_class = get_class(options.pop("_target_"))
+    return model_class(
+        **options,
+        net=plain(cfg.net),
+        loss=plain(cfg.loss),
+        optimizer=plain(cfg.optimizer),
+        scheduler=plain(cfg.scheduler) or None,
+    )
+
+
+def resolve_ckpt_path(ckpt_path: str | None, run_dir) -> str | None:
+    """Resolve `last` to this run folder's last checkpoint; check that a given path exists."""
+    from pathlib import Path
+
+    from aelab.utils.errors import require
+
+    if ckpt_path is None:
+        return None
+    path = Path(run_dir) / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    require(
+        path.is_file(),
+        f"The checkpoint {path} does not exist: pass an existing ckpt_path, or hydra.run.dir=<run folder> "
+        "with ckpt_path=last.",
+    )
+    return str(path)
+
+
+def print_choices(cfg: DictConfig) -> None:
+    """Print the option chosen in each config group."""
+    from hydra.core.hydra_config import HydraConfig
+    from rich.console import Console
+
+    choices = HydraConfig.get().runtime.choices
+    groups = ("data", "model", "net", "loss", "optimizer", "scheduler", "trainer", "logger", "callbacks")
+    picked = "  ".join(f"[bold]{g}[/]={choices.get(g)}" for g in groups if choices.get(g))
+    Console(stderr=True).print(f"aelab-train  {picked}  seed={cfg.seed}  → {cfg.paths.output_dir}")
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train and test one configuration; return its final metrics."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from aelab.callbacks.record import RunRecordCallback
+    from aelab.utils.instantiate import instantiate_group, instantiate_loggers
+    from aelab.utils.record import run_record
+    from aelab.utils.task import output_dir, write_json
+
+    run_dir = output_dir()
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    model = build_model(cfg)
+    if cfg.get("print_config"):
+        print_choices(cfg)
+
+    record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
+    config = plain(cfg)
+    callbacks = [*instantiate_group(cfg.get("callbacks")), RunRecordCallback(config, record)]
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get()
+    job_name = ",".join(hydra_cfg.overrides.task) or "default"
+    group = run_dir.parent.name if hydra_cfg.mode.name == "MULTIRUN" else None
+    loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in trainer.loggers:
+        logger.log_hyperparams({"config": config, "record": record})
+    if trainer.is_global_zero:
+        write_json(run_dir / "record.json", record)
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train"):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        metrics.update(_floats(trainer.callback_metrics))
+    if cfg.get("test"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not best:
+            log.warning("No best checkpoint was saved: testing the current weights.")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        metrics.update(_floats(trainer.callback_metrics))
+    if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None:
+        metrics[f"{trainer.checkpoint_callback.monitor}_best"] = float(trainer.checkpoint_callback.best_model_score)
+    if trainer.is_global_zero:
+        write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _floats(values) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()}
+
+
+def objective(cfg: DictConfig) -> float | None:
+    """Train, then return the metric a sweeper optimises (`optimized_metric`)."""
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Entry point of `aelab-train`."""
+    from aelab.utils.task import run_task
+
+    return run_task(objective, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The wrapper around every entry point: clean errors, W&B always finished, sweeps survive a failed job."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from aelab.utils.errors import UserError
+
+log = logging.getLogger("aelab")
+
+
+def output_dir() -> Path:
+    """The folder of the current run (or of the current job of a multirun)."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def in_multirun() -> bool:
+    """Return whether this job is one of a Hydra multirun."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def write_json(path: Path, values: dict) -> None:
+    """Write a dict as indented JSON, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def finish_wandb(exit_code: int = 0) -> None:
+    """Finish the W&B run if one is open, so no run is left hanging."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=exit_code)
+
+
+def run_task(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> float | None:
+    """Run `task`; a user error ends in one sentence, a failed multirun job is logged and skipped."""
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    failed = True
+    try:
+        value = task(cfg)
+        failed = False
+        return value
+    except UserError as error:
+        if full_error:
+            raise
+        if in_multirun():
+            log.error("Job failed: %s", error)
+            write_json(output_dir() / "failure.json", {"error": str(error), "type": "UserError"})
+            return math.nan
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        log.exception("Job failed in %s", output_dir())
+        if in_multirun() and not full_error:
+            write_json(output_dir() / "failure.json", {"error": repr(error), "type": type(error).__name__})
+            return math.nan
+        raise
+    finally:
+        finish_wandb(exit_code=1 if failed else 0)
