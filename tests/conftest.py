@@ -80,10 +80,10 @@ def loss_falls(compose):
         cfg = compose(*overrides)
         pl.seed_everything(0, verbose=False)
         datamodule = build_datamodule(cfg.data)
-        model = build_model(cfg)
+        model = build_model(cfg, datamodule)
         before = first_batch_loss(model, datamodule)
         trainer = pl.Trainer(
-            accelerator="cpu", max_steps=steps, limit_val_batches=0, logger=False,
+            accelerator="cpu", max_steps=steps, limit_val_batches=2, num_sanity_val_steps=0, logger=False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         )
         trainer.fit(model, datamodule=datamodule)

@@ -11,6 +11,10 @@ Python API::
 
 from __future__ import annotations
 
+# Imported eagerly so that `aelab.train` is the function, not the submodule of the same name
+# (train.py imports only Hydra at module level, so this stays cheap).
+from aelab.train import train
+
 __version__ = "0.1.0"
 __all__ = ["compose", "load_model", "train"]
 
@@ -32,14 +36,9 @@ def compose(overrides: list[str] | None = None, output_dir: str = "logs/api", co
         cfg.hydra.runtime.output_dir = str(Path(output_dir).resolve())
         cfg.hydra.runtime.cwd = str(Path.cwd())
     HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as in a real run: Hydra's own settings live in HydraConfig
     return cfg
-
-
-def train(cfg) -> dict[str, float]:
-    """Train and test one composed config (see `compose`); return its metrics."""
-    from aelab.train import train as run
-
-    return run(cfg)
 
 
 def load_model(path: str, map_location: str = "cpu"):

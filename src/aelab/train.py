@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 from pathlib import Path
 
 import hydra
@@ -30,12 +29,14 @@ def build_datamodule(config: DictConfig):
     return datamodule
 
 
-def build_model(cfg: DictConfig):
+def build_model(cfg: DictConfig, datamodule=None):
     """Instantiate the variant with its net, loss, optimizer and scheduler as plain configs."""
     from hydra.utils import get_class
 
     options = plain(cfg.model)
     model_class = get_class(options.pop("_target_"))
+    if options.get("input_shape") is None and datamodule is not None:
+        options["input_shape"] = datamodule.shape  # data.shape: null means "as loaded"
     return model_class(
         **options,
         net=plain(cfg.net),
@@ -79,26 +80,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import instantiate
 
     from aelab.callbacks.record import RunRecordCallback
-    from aelab.utils.instantiate import instantiate_group, instantiate_loggers
+    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
-    from aelab.utils.task import output_dir, write_json
+    from aelab.utils.task import in_multirun, output_dir, write_json
 
     run_dir = output_dir()
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
-    model = build_model(cfg)
+    model = build_model(cfg, datamodule)
     if cfg.get("print_config"):
         print_choices(cfg)
 
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
     config = plain(cfg)
-    callbacks = [*instantiate_group(cfg.get("callbacks")), RunRecordCallback(config, record)]
+    progress_bar = cfg.trainer.get("enable_progress_bar", True)
+    callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar), RunRecordCallback(config, record)]
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
     job_name = ",".join(hydra_cfg.overrides.task) or "default"
-    group = run_dir.parent.name if hydra_cfg.mode.name == "MULTIRUN" else None
+    group = run_dir.parent.name if in_multirun() else None
     loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:

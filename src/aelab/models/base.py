@@ -27,6 +27,17 @@ class StepOutput:
     stats: dict[str, torch.Tensor] = field(default_factory=dict)  # logged, not optimised
 
 
+def uniformity(code: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """Return log E exp(-t |u - v|^2) over pairs of L2-normalised codes (Wang & Isola 2020); lower is more spread."""
+    z = torch.nn.functional.normalize(code.flatten(1), dim=1)
+    if len(z) < 2:
+        return z.new_zeros(())
+    # |u - v|^2 = 2 - 2 u.v on the unit sphere; unlike pdist this has a gradient at u = v.
+    i, j = torch.triu_indices(len(z), len(z), offset=1, device=z.device)
+    squared = 2 - 2 * (z @ z.T)[i, j]
+    return torch.logsumexp(-t * squared, 0) - math.log(len(squared))
+
+
 def inputs_of(batch) -> torch.Tensor:
     """Return the inputs of a batch that is either a tensor or an (inputs, labels) pair."""
     return batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -46,6 +57,8 @@ class Autoencoder(pl.LightningModule):
         output_activation: str = "sigmoid",
         weight_l1: float = 0.0,
         weight_l2: float = 0.0,
+        weight_uniformity: float = 0.0,
+        uniformity_t: float = 2.0,
     ) -> None:
         super().__init__()
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
@@ -59,6 +72,7 @@ class Autoencoder(pl.LightningModule):
             "choose a smaller latent.",
         )
         require(weight_l1 >= 0 and weight_l2 >= 0, "model.weight_l1 and model.weight_l2 must be >= 0.")
+        require(weight_uniformity >= 0, "model.weight_uniformity must be >= 0 (0 turns it off).")
         self.latent_dim = latent_dim
         self.recon_loss = build_loss(loss, output_activation)
         self.net = instantiate(net, input_shape=list(self.input_shape))
@@ -104,6 +118,9 @@ class Autoencoder(pl.LightningModule):
         penalty = weight_penalty(self, self.hparams.weight_l1, self.hparams.weight_l2)
         if penalty is not None:
             out.terms["weight_penalty"] = penalty
+        if self.hparams.weight_uniformity:
+            spread = uniformity(out.code, self.hparams.uniformity_t)
+            out.terms["uniformity"] = self.hparams.weight_uniformity * spread
         loss = torch.stack(list(out.terms.values())).sum()
         return loss, out, x
 

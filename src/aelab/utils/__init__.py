@@ -1,5 +1,5 @@
 """Small helpers shared by the entry points."""
 
-from aelab.utils.errors import UserError, require
+from aelab.utils.errors import UserError, find_user_error, require
 
-__all__ = ["UserError", "require"]
+__all__ = ["UserError", "find_user_error", "require"]

@@ -11,3 +11,12 @@ def require(condition: bool, message: str) -> None:
     """Raise a UserError with `message` unless `condition` holds."""
     if not condition:
         raise UserError(message)
+
+
+def find_user_error(error: BaseException | None) -> UserError | None:
+    """Return the UserError in an exception's chain (Hydra's instantiate wraps them), if any."""
+    while error is not None:
+        if isinstance(error, UserError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -18,6 +18,14 @@ def instantiate_group(config: DictConfig | None) -> list:
     return [instantiate(entry) for entry in config.values() if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
+def instantiate_callbacks(config: DictConfig | None, progress_bar: bool = True) -> list:
+    """Instantiate the callbacks, leaving out progress bars when the Trainer's bar is switched off."""
+    from pytorch_lightning.callbacks import ProgressBar
+
+    callbacks = instantiate_group(config)
+    return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]
+
+
 def wandb_has_credentials() -> bool:
     """Return whether W&B can log in without asking (an API key or a netrc entry)."""
     if os.environ.get("WANDB_API_KEY"):

@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from aelab.utils.errors import UserError
+from aelab.utils.errors import find_user_error
 
 log = logging.getLogger("aelab")
 
@@ -50,8 +50,13 @@ def run_task(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
         value = task(cfg)
         failed = False
         return value
-    except UserError as error:
-        if full_error:
+    except Exception as caught:
+        error = find_user_error(caught)
+        if error is None or full_error:
+            log.exception("Job failed in %s", output_dir())
+            if in_multirun() and not full_error:
+                write_json(output_dir() / "failure.json", {"error": repr(caught), "type": type(caught).__name__})
+                return math.nan
             raise
         if in_multirun():
             log.error("Job failed: %s", error)
@@ -59,11 +64,5 @@ def run_task(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
             return math.nan
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(2)
-    except Exception as error:
-        log.exception("Job failed in %s", output_dir())
-        if in_multirun() and not full_error:
-            write_json(output_dir() / "failure.json", {"error": repr(error), "type": type(error).__name__})
-            return math.nan
-        raise
     finally:
         finish_wandb(exit_code=1 if failed else 0)

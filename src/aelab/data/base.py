@@ -1,0 +1,154 @@
+"""The base DataModule: arrays held in memory, a seeded train/val split, a fixed test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from aelab.data.batches import IndexBatches, to_float
+from aelab.utils.errors import require
+from aelab.utils.record import fingerprint
+
+
+@dataclass
+class Arrays:
+    """Train and test samples with integer labels (-1 where unknown)."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+# Test splits drawn from one pool use this constant, never the run's seed, so that runs over
+# several seeds are scored on the same samples.
+TEST_SPLIT_SEED = 0
+
+
+def fixed_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float) -> Arrays:
+    """Split one pool of samples into train and test with a fixed permutation (independent of the seed)."""
+    require(0 < test_fraction < 1, f"data.test_fraction must be in (0, 1), not {test_fraction}.")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(TEST_SPLIT_SEED))
+    n_test = max(1, round(len(x) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return Arrays(x[train], y[train].long(), x[test], y[test].long())
+
+
+def _collate_float(batch):
+    x, y = torch.utils.data.default_collate(batch)
+    return to_float(x), y
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    """Loads all samples once, splits train/val by seed, and batches by index from memory.
+
+    Subclasses implement `load()` (and `prepare_data()` when files must be fetched). Images
+    are kept as uint8 [N, C, H, W] and scaled to [0, 1] per batch, which agrees with a
+    sigmoid output and the Bernoulli (`bce`) loss.
+    """
+
+    def __init__(
+        self,
+        root: str = "data",
+        shape: list[int] | None = None,
+        batch_size: int = 128,
+        val_fraction: float = 0.1,
+        seed: int = 42,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        in_memory: bool = True,
+        output_activation: str = "sigmoid",
+        default_loss: str = "bce",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        require(batch_size > 0, f"data.batch_size must be positive, not {batch_size}.")
+        require(0 < val_fraction < 1, f"data.val_fraction must be in (0, 1), not {val_fraction}.")
+        require(num_workers >= 0, f"data.num_workers must be >= 0, not {num_workers}.")
+        self.root = Path(root)
+        self.arrays: Arrays | None = None
+
+    # -- what a subclass provides ----------------------------------------------------------
+    def load(self) -> Arrays:
+        """Return all train and test samples."""
+        raise NotImplementedError
+
+    # -- shared machinery -------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.arrays is not None:
+            return
+        arrays = self.load()
+        self._check(arrays)
+        n = len(arrays.train_x)
+        n_val = max(1, round(n * self.hparams.val_fraction))
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
+        val, train = order[:n_val], order[n_val:]
+        self.train_x, self.train_y = arrays.train_x[train], arrays.train_y[train]
+        self.val_x, self.val_y = arrays.train_x[val], arrays.train_y[val]
+        self.test_x, self.test_y = arrays.test_x, arrays.test_y
+        if self.hparams.pin_memory and torch.cuda.is_available():
+            self.train_x = self.train_x.pin_memory()
+        self.arrays = arrays
+
+    def _check(self, arrays: Arrays) -> None:
+        shape = list(arrays.train_x.shape[1:])
+        if self.hparams.shape is not None:
+            require(
+                shape == list(self.hparams.shape),
+                f"The data's samples have shape {shape} but data.shape is "
+                f"{list(self.hparams.shape)}; set data.shape={shape}.",
+            )
+        for name in ("train_x", "test_x"):
+            values = getattr(arrays, name)
+            if values.is_floating_point():
+                require(
+                    bool(torch.isfinite(values).all()),
+                    f"The {name.split('_')[0]} data contains NaN or infinite values; clean or drop them.",
+                )
+        if self.hparams.output_activation == "sigmoid" and arrays.train_x.is_floating_point():
+            low, high = float(arrays.train_x.min()), float(arrays.train_x.max())
+            require(
+                low >= 0 and high <= 1,
+                f"The data lies in [{low:.3g}, {high:.3g}] but a sigmoid output needs [0, 1]; "
+                "rescale it or set data.output_activation=identity with loss=mse.",
+            )
+
+    @property
+    def shape(self) -> list[int]:
+        """The shape of one sample, as loaded."""
+        self.setup()
+        return list(self.train_x.shape[1:])
+
+    def fingerprint(self) -> str:
+        """Return a hash of the train and test samples."""
+        self.setup()
+        return fingerprint(self.arrays.train_x, self.arrays.test_x)
+
+    def _loader(self, x: torch.Tensor, y: torch.Tensor, shuffle: bool):
+        if self.hparams.in_memory:
+            return IndexBatches(x, y, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
+        return DataLoader(
+            TensorDataset(x, y),
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            pin_memory=self.hparams.pin_memory,
+            persistent_workers=self.hparams.num_workers > 0,
+            collate_fn=_collate_float,
+        )
+
+    def train_dataloader(self):
+        return self._loader(self.train_x, self.train_y, shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader(self.val_x, self.val_y, shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader(self.test_x, self.test_y, shuffle=False)
+
+    def predict_dataloader(self):
+        return self.test_dataloader()

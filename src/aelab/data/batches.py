@@ -1,0 +1,75 @@
+"""The fast in-memory path: batches taken by index from one tensor, no per-sample work."""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """Return a float32 batch; uint8 images are scaled to [0, 1]."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+
+
+class IndexBatches:
+    """An iterable of (inputs, labels) batches over in-memory tensors, sharded across DDP ranks.
+
+    Each epoch draws one permutation from `seed + epoch`, so every rank agrees on it and a
+    resumed run continues the same sequence. A rank takes every `world_size`-th index; at most
+    `world_size - 1` samples (fewer than one batch) are left out so that ranks run equal steps.
+    """
+
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        self.inputs, self.labels = inputs, labels
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.epoch = 0
+
+    batch_sampler = None  # Lightning inspects it on loaders that have a `sampler`
+
+    @property
+    def sampler(self) -> IndexBatches:
+        """Lightning calls `sampler.set_epoch` on loaders that have one: this loader is its own."""
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch whose permutation the next iteration uses."""
+        self.epoch = epoch
+
+    @staticmethod
+    def _rank_and_world() -> tuple[int, int]:
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def indices(self) -> torch.Tensor:
+        """Return this rank's indices for the current epoch."""
+        n = len(self.inputs)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        rank, world = self._rank_and_world()
+        if world > 1:
+            order = order[: (n // world) * world][rank::world]
+        return order
+
+    def __len__(self) -> int:
+        n = len(self.inputs) // self._rank_and_world()[1]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        order = self.indices().to(self.inputs.device)
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield to_float(self.inputs[index]), self.labels[index]
+        self.epoch += 1

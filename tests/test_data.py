@@ -1,0 +1,153 @@
+"""Image data modules: the fast path, the splits, torchvision's real file formats, clear errors."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED_DATA
+from formats import skip_cifar_checksums, write_cifar10, write_mnist
+
+from aelab.data import (
+    CIFAR10DataModule,
+    DigitsDataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    IndexBatches,
+    MNIST5kDataModule,
+    MNISTDataModule,
+    NpyDataModule,
+)
+from aelab.utils.errors import UserError
+
+
+def test_index_batches_cover_every_sample_once_in_a_new_order_each_epoch():
+    x = torch.arange(103, dtype=torch.uint8)[:, None]
+    loader = IndexBatches(x, torch.arange(103), batch_size=10, shuffle=True, seed=1)
+    first = torch.cat([y for _, y in loader])
+    second = torch.cat([y for _, y in loader])
+    assert len(loader) == 11
+    assert sorted(first.tolist()) == list(range(103)) == sorted(second.tolist())
+    assert not torch.equal(first, second)
+    loader.set_epoch(0)  # what Lightning calls on resume: the same order as the first epoch
+    assert torch.equal(torch.cat([y for _, y in loader]), first)
+
+
+def test_index_batches_scale_uint8_to_unit_floats():
+    x = torch.tensor([[0, 255]], dtype=torch.uint8)
+    (batch, _), = list(IndexBatches(x, torch.zeros(1), batch_size=4))
+    assert batch.dtype == torch.float32 and batch.tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize(("module", "shape", "n_test"), [(DigitsDataModule, [1, 8, 8], 360),
+                                                         (MNIST5kDataModule, [1, 28, 28], 1000)])
+def test_embedded_data_splits(module, shape, n_test, data_dir):
+    a, b = module(root=str(data_dir), seed=1), module(root=str(data_dir), seed=2)
+    a.setup(), b.setup()
+    assert a.shape == shape and len(a.test_x) == n_test
+    assert torch.bincount(a.test_y).tolist() == [n_test // 10] * 10  # balanced, fixed test split
+    assert torch.equal(a.test_x, b.test_x)  # the test split never depends on the seed
+    assert not torch.equal(a.val_y, b.val_y)  # the validation split does
+    assert len(a.val_x) == round(0.1 * (len(a.val_x) + len(a.train_x)))
+    batch, _ = next(iter(a.train_dataloader()))
+    assert 0 <= batch.min() and batch.max() <= 1 and batch.max() > 0.9
+
+
+def test_mnist_5k_is_cached_once(data_dir):
+    MNIST5kDataModule(root=str(data_dir)).setup()
+    assert (data_dir / "mnist_5k.npz").exists()
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize(("module", "folder"), [(MNISTDataModule, "MNIST"), (FashionMNISTDataModule, "FashionMNIST")])
+def test_idx_files_are_read_by_torchvision(tmp_path, module, folder, gz):
+    write_mnist(tmp_path / folder / "raw", n_train=60, n_test=20, gz=gz)
+    datamodule = module(root=str(tmp_path), shape=[1, 28, 28], val_fraction=0.1)
+    datamodule.setup()
+    assert datamodule.train_x.dtype == torch.uint8 and datamodule.shape == [1, 28, 28]
+    assert len(datamodule.train_x) + len(datamodule.val_x) == 60 and len(datamodule.test_x) == 20
+
+
+def test_missing_mnist_names_the_folder_and_files(tmp_path):
+    with pytest.raises(UserError, match=r"MNIST files are missing.*MNIST/raw.*train-images-idx3-ubyte\.gz"):
+        MNISTDataModule(root=str(tmp_path)).setup()
+
+
+def test_damaged_mnist_file_is_reported(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    write_mnist(raw)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    with pytest.raises(UserError, match="missing or damaged"):
+        MNISTDataModule(root=str(tmp_path)).setup()
+
+
+def test_cifar10_pickles_are_read(tmp_path, monkeypatch):
+    skip_cifar_checksums(monkeypatch)
+    write_cifar10(tmp_path, n_train=50, n_test=20)
+    datamodule = CIFAR10DataModule(root=str(tmp_path), shape=[3, 32, 32])
+    datamodule.setup()
+    assert datamodule.shape == [3, 32, 32] and len(datamodule.test_x) == 20
+
+
+def test_cifar10_checksums_are_checked(tmp_path):
+    write_cifar10(tmp_path)  # our files cannot match the real release's md5s
+    with pytest.raises(UserError, match="CIFAR-10 files are missing or damaged"):
+        CIFAR10DataModule(root=str(tmp_path)).setup()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").exists(), reason="needs ../shared/data/mnist")
+def test_real_mnist_test_files(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(SHARED_DATA / "mnist" / name, raw / name)
+    datamodule = MNISTDataModule(root=str(tmp_path), test_only=True, test_fraction=0.2)
+    datamodule.setup()
+    assert len(datamodule.test_x) == 2000 and len(datamodule.train_x) + len(datamodule.val_x) == 8000
+    labels = torch.cat([datamodule.train_y, datamodule.val_y, datamodule.test_y])
+    assert torch.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    with gzip.open(SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz") as f:
+        first = np.frombuffer(f.read()[16:16 + 784], dtype=np.uint8)
+    assert first.sum() > 0
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for label in ("cats", "dogs"):
+        (tmp_path / label).mkdir()
+        for i in range(5):
+            Image.fromarray(np.full((20, 30, 3), 40 * i, dtype=np.uint8)).save(tmp_path / label / f"{i}.png")
+    datamodule = ImageFolderDataModule(root=".", path=str(tmp_path), shape=[1, 16, 16], test_fraction=0.2)
+    datamodule.setup()
+    assert datamodule.shape == [1, 16, 16] and len(datamodule.test_x) == 2
+    with pytest.raises(UserError, match="not a folder"):
+        ImageFolderDataModule(path=str(tmp_path / "nowhere"), shape=[1, 16, 16]).setup()
+
+
+def test_npy_standardised_from_train_split_only(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(5, 2, size=(100, 6)).astype(np.float32))
+    np.save(tmp_path / "test.npy", rng.normal(50, 2, size=(20, 6)).astype(np.float32))
+    datamodule = NpyDataModule(path=str(tmp_path / "x.npy"), test_path=str(tmp_path / "test.npy"),
+                               standardize=True, output_activation="identity")
+    datamodule.setup()
+    pool = torch.cat([datamodule.train_x, datamodule.val_x])
+    assert pool.mean().abs() < 1e-5 and datamodule.test_x.mean() > 10  # no statistics from the test file
+
+
+def test_npy_out_of_range_for_sigmoid_is_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.linspace(-3, 3, 60, dtype=np.float32).reshape(10, 6))
+    with pytest.raises(UserError, match="sigmoid output needs"):
+        NpyDataModule(path=str(tmp_path / "x.npy")).setup()
+
+
+def test_nan_values_are_refused(tmp_path):
+    x = np.ones((10, 4), dtype=np.float32)
+    x[3, 1] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(UserError, match="NaN or infinite"):
+        NpyDataModule(path=str(tmp_path / "x.npy")).setup()
