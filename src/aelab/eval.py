@@ -27,10 +27,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from aelab.callbacks.record import CHECKPOINT_KEY
     from aelab.checkpoint import model_class, read_checkpoint
-    from aelab.train import build_datamodule
+    from aelab.train import build_datamodule, quiet_lightning
     from aelab.utils.instantiate import instantiate_loggers
     from aelab.utils.task import output_dir, write_json
 
+    quiet_lightning()
     checkpoint = read_checkpoint(cfg.ckpt_path)
     saved = OmegaConf.create(checkpoint[CHECKPOINT_KEY]["config"])
     overrides = list(HydraConfig.get().overrides.task)

@@ -74,12 +74,23 @@ def print_choices(cfg: DictConfig) -> None:
     Console(stderr=True).print(f"aelab-train  {picked}  seed={cfg.seed}  → {cfg.paths.output_dir}")
 
 
+def quiet_lightning() -> None:
+    """Hide Lightning's advertising tip and a deprecation warning from its own internals."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda r: "Tip:" not in r.getMessage())
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configuration; return its final metrics."""
     import pytorch_lightning as pl
+
+    quiet_lightning()
     from hydra.utils import instantiate
 
     from aelab.callbacks.record import RunRecordCallback
+    from aelab.utils.ddp import bind_to_job
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
     from aelab.utils.task import in_multirun, output_dir, write_json
@@ -103,6 +114,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     group = run_dir.parent.name if in_multirun() else None
     loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    bind_to_job(trainer)  # DDP ranks run this job in its folder, not the whole command line
     for logger in trainer.loggers:
         logger.log_hyperparams({"config": config, "record": record})
     if trainer.is_global_zero:

@@ -8,7 +8,7 @@ import torch.distributed as dist
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
     """Return a float32 batch; uint8 images are scaled to [0, 1]."""
-    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+    return x.to(torch.float32).mul_(1 / 255) if x.dtype == torch.uint8 else x.float()
 
 
 class IndexBatches:
@@ -71,5 +71,6 @@ class IndexBatches:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             index = order[start : start + self.batch_size]
-            yield to_float(self.inputs[index]), self.labels[index]
+            # index_select is several times faster than advanced indexing on a 4-D uint8 tensor.
+            yield to_float(self.inputs.index_select(0, index)), self.labels.index_select(0, index)
         self.epoch += 1
