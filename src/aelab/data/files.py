@@ -23,7 +23,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         from torchvision import transforms
         from torchvision.datasets import ImageFolder
 
-        require(Path(path).is_dir(), f"data.path={path} is not a folder: point it at a folder of class subfolders of images.")
+        require(Path(path).is_dir(), f"data.path={path} is not a folder: point it at a folder of class subfolders.")
         channels, height, width = self.hparams.shape
         convert = [transforms.Grayscale(1)] if channels == 1 else [transforms.Lambda(lambda im: im.convert("RGB"))]
         transform = transforms.Compose([*convert, transforms.Resize((height, width)), transforms.PILToTensor()])

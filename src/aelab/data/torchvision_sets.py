@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from types import SimpleNamespace
-
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -52,7 +51,8 @@ class TorchvisionDataModule(InMemoryDataModule):
                 for train in (True, False):
                     self.dataset_class()(str(self.root), train=train, download=True)
         except Exception as error:  # noqa: BLE001 - any network or file failure gets the same advice
-            raise UserError(f"Could not download {self.name} ({type(error).__name__}). {self._missing_message()}") from error
+            reason = type(error).__name__
+            raise UserError(f"Could not download {self.name} ({reason}). {self._missing_message()}") from error
 
     def _read(self, train: bool):
         try:
