@@ -92,3 +92,10 @@ def test_bad_settings_are_one_clear_error(compose, overrides, message):
         aelab.train(compose(*overrides))
     error = find_user_error(raised.value)
     assert error is not None and message in str(error), repr(raised.value)
+
+
+@pytest.mark.parametrize("debug", ["fdr", "limit", "overfit"])
+def test_debug_modes_run(compose, debug):
+    overrides = ("data=digits", f"debug={debug}", "callbacks=early_stopping", "trainer.enable_progress_bar=false")
+    metrics = aelab.train(compose(*overrides, "trainer.max_epochs=2", fast=False))
+    assert metrics["test/mse"] > 0  # fast_dev_run saves no checkpoint: the current weights are tested
