@@ -12,7 +12,7 @@ from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from aelab.losses import build_loss, weight_penalty
-from aelab.utils.errors import require
+from aelab.utils.errors import UserError, require
 
 SCHEDULER_KEYS = ("interval", "frequency", "monitor")
 
@@ -79,7 +79,8 @@ class Autoencoder(pl.LightningModule):
         self.build()
         self.test_mse = MeanSquaredError()
         unit_range = output_activation == "sigmoid"
-        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0 if unit_range else None)
+        # PSNR needs a known data range: [0, 1] data only (standardised series have none).
+        self.test_psnr = PeakSignalNoiseRatio(data_range=1.0) if unit_range else None
         self.test_ssim = self._ssim() if len(self.input_shape) == 3 else None
 
     def build(self) -> None:
@@ -133,8 +134,18 @@ class Autoencoder(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, out, x = self._shared_step(batch, "train")
+        if not torch.isfinite(loss):
+            self._stop_on_bad_loss(loss, out)
         self._log_terms("train", loss, out, x.shape[0])
         return loss
+
+    def _stop_on_bad_loss(self, loss: torch.Tensor, out: StepOutput) -> None:
+        bad = [name for name, value in out.terms.items() if not torch.isfinite(value).all()] or ["loss"]
+        raise UserError(
+            f"The loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}) in the "
+            f"{', '.join(bad)} term: lower optimizer.lr or set trainer.gradient_clip_val=1.0; the last good "
+            "checkpoint stays in checkpoints/last.ckpt."
+        )
 
     def validation_step(self, batch, batch_idx: int) -> None:
         loss, out, x = self._shared_step(batch, "val")
@@ -145,9 +156,10 @@ class Autoencoder(pl.LightningModule):
         self._log_terms("test", loss, out, x.shape[0])
         recon = self.reconstruct(x, out)
         self.test_mse(recon, x)
-        self.test_psnr(recon, x)
         self.log("test/mse", self.test_mse, batch_size=x.shape[0])
-        self.log("test/psnr", self.test_psnr, batch_size=x.shape[0])
+        if self.test_psnr is not None:
+            self.test_psnr(recon, x)
+            self.log("test/psnr", self.test_psnr, batch_size=x.shape[0])
         if self.test_ssim is not None:
             self.test_ssim(recon.clamp(0, 1), x)
             self.log("test/ssim", self.test_ssim, batch_size=x.shape[0])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -56,13 +55,18 @@ def run_task(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
             log.exception("Job failed in %s", output_dir())
             if in_multirun() and not full_error:
                 write_json(output_dir() / "failure.json", {"error": repr(caught), "type": type(caught).__name__})
-                return math.nan
+                return None  # not NaN: Optuna's sweeper crashes on NaN, and records None as a failed trial
             raise
         if in_multirun():
             log.error("Job failed: %s", error)
             write_json(output_dir() / "failure.json", {"error": str(error), "type": "UserError"})
-            return math.nan
+            return None
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as stop:
+        # Lightning ends a SIGTERM'd run with a bare SystemExit subclass (code 0); report it as 128 + 15.
+        if type(stop).__name__ == "SIGTERMException":
+            sys.exit(143)
+        raise
     finally:
         finish_wandb(exit_code=1 if failed else 0)
