@@ -2,9 +2,9 @@
 
 Lightning's subprocess launcher starts rank k by re-running the whole command line, so inside a
 multirun every rank would run the whole sweep (new sweep folders, other jobs' parameters). Here a
-job's ranks run `python -m aelab.train <the job's overrides> hydra.run.dir=<the job's folder>`,
-and after each job the process group, the rank processes and the environment variables Lightning
-set are released, so that the next job of the sweep starts its own ranks.
+job's ranks run the single-run command of that job (`aelab-train <the job's overrides>
+hydra.run.dir=<the job's folder>`), and after each job the process group, the rank processes and
+the environment variables Lightning set are released, so that the next job starts its own ranks.
 """
 
 from __future__ import annotations
@@ -105,11 +105,12 @@ class JobLauncher(subprocess_script._SubprocessScriptLauncher):
         self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
         if not self.cluster_environment.creates_processes_externally:
             self.saved_env = {name: os.environ.get(name) for name in RANK_VARIABLES}
+            _active.append(self)
+            # Lightning builds a rank's command in this module function: swap in the job's command.
             with mock.patch.object(subprocess_script, "_hydra_subprocess_cmd", self._command):
                 self._call_children_scripts()
             self.observer = RankObserver(self.procs, str(HydraConfig.get().runtime.output_dir))
             self.observer.start()
-            _active.append(self)
         _set_num_threads_if_needed(num_processes=self.num_processes)
         return function(*args, **kwargs)
 
