@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import hydra
@@ -100,7 +101,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
     model = build_model(cfg, datamodule)
-    if cfg.get("print_config"):
+    analyses = bool(cfg.get("eval") and cfg.eval.get("enabled"))
+    if analyses:
+        from aelab.metrics.analyses import run_analyses, select_analyses
+
+        select_analyses(cfg.eval.analyses, model, datamodule)  # a wrong analysis fails before training, not after
+    if cfg.get("print_config") and os.environ.get("LOCAL_RANK", "0") == "0":  # once, not per DDP rank
         print_choices(cfg)
 
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
@@ -130,6 +136,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.warning("No best checkpoint was saved: testing the current weights.")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(_floats(trainer.callback_metrics))
+    if analyses and trainer.is_global_zero:
+        metrics.update(run_analyses(plain(cfg.eval), model, datamodule, trainer, run_dir, seed=cfg.seed))
     if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None:
         metrics[f"{trainer.checkpoint_callback.monitor}_best"] = float(trainer.checkpoint_callback.best_model_score)
     if trainer.is_global_zero:

@@ -126,11 +126,11 @@ class Autoencoder(pl.LightningModule):
         return loss, out, x
 
     def _log_terms(self, stage: str, loss: torch.Tensor, out: StepOutput, batch_size: int) -> None:
-        on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=batch_size)
-        extra = {f"{stage}/{k}": v.detach() for k, v in {**out.terms, **out.stats}.items()}
-        if extra:
-            self.log_dict(extra, on_step=False, on_epoch=True, batch_size=batch_size)
+        """Log validation or test terms as epoch means, averaged over DDP ranks."""
+        terms = {f"{stage}/{name}": value.detach() for name, value in {**out.terms, **out.stats}.items()}
+        values = {f"{stage}/loss": loss, **terms}
+        show = stage == "val"
+        self.log_dict(values, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True, prog_bar=show)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, out, x = self._shared_step(batch, "train")
