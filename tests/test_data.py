@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import SHARED_DATA
-from formats import skip_cifar_checksums, write_cifar10, write_mnist
+from formats import bypass_cifar10_checks, write_fake_cifar10, write_mnist
 
 from aelab.data import (
     CIFAR10DataModule,
@@ -85,15 +85,15 @@ def test_damaged_mnist_file_is_reported(tmp_path):
 
 
 def test_cifar10_pickles_are_read(tmp_path, monkeypatch):
-    skip_cifar_checksums(monkeypatch)
-    write_cifar10(tmp_path, n_train=50, n_test=20)
+    bypass_cifar10_checks(monkeypatch)
+    write_fake_cifar10(tmp_path, n_train=50, n_test=20)
     datamodule = CIFAR10DataModule(root=str(tmp_path), shape=[3, 32, 32])
     datamodule.setup()
     assert datamodule.shape == [3, 32, 32] and len(datamodule.test_x) == 20
 
 
 def test_cifar10_checksums_are_checked(tmp_path):
-    write_cifar10(tmp_path)  # our files cannot match the real release's md5s
+    write_fake_cifar10(tmp_path)  # our files cannot match the real release's md5s
     with pytest.raises(UserError, match="CIFAR-10 files are missing or damaged"):
         CIFAR10DataModule(root=str(tmp_path)).setup()
 

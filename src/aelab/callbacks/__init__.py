@@ -1,6 +1,15 @@
 """Callbacks: picture grids and the run record."""
 
+from aelab.callbacks.generative import InterpolationGrid, LatentTraversal, SampleGrid
 from aelab.callbacks.images import ImageGridCallback, ReconstructionGrid
 from aelab.callbacks.record import CHECKPOINT_KEY, RunRecordCallback
 
-__all__ = ["CHECKPOINT_KEY", "ImageGridCallback", "ReconstructionGrid", "RunRecordCallback"]
+__all__ = [
+    "CHECKPOINT_KEY",
+    "ImageGridCallback",
+    "InterpolationGrid",
+    "LatentTraversal",
+    "ReconstructionGrid",
+    "RunRecordCallback",
+    "SampleGrid",
+]

@@ -1,0 +1,155 @@
+"""The variational autoencoder (Kingma & Welling 2014) and the beta-VAE (Higgins et al. 2017, Burgess et al. 2018).
+
+The decoder's likelihood is the `loss` group's: Bernoulli for `bce`, Gaussian for `mse` (fixed
+`loss.sigma`, or learned with `loss.learn_sigma=true`), Laplace for `l1`. Every term is in nats,
+summed over the dimensions of one sample and averaged over the batch, so no weight depends on
+the dataset's size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from aelab.models.base import Autoencoder, StepOutput
+from aelab.utils.errors import require
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Return KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension, elementwise (always >= 0)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Return log N(z; mu, exp(logvar)) summed over the last dimension."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+
+
+class VAE(Autoencoder):
+    """A Gaussian encoder q(z|x), a standard normal prior and the decoder likelihood p(x|z); maximises the ELBO.
+
+    Training-only options (validation and test losses are always the beta-weighted negative ELBO, so
+    checkpoints compare across epochs): `kl_warmup_epochs` ramps the KL weight linearly from 0 to beta,
+    and `free_bits` stops pushing each latent dimension's batch-mean KL below that many nats
+    (Kingma et al. 2016). At test time `iwae_samples` > 1 adds the importance-weighted bound
+    `test/nll_iwae` (Burda et al. 2016), an upper bound on -log p(x) at least as tight as -ELBO.
+    """
+
+    def __init__(
+        self,
+        beta: float = 1.0,
+        kl_warmup_epochs: float = 0.0,
+        free_bits: float = 0.0,
+        iwae_samples: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        require(beta >= 0, f"model.beta must be >= 0, not {beta}.")
+        require(kl_warmup_epochs >= 0, f"model.kl_warmup_epochs must be >= 0, not {kl_warmup_epochs}.")
+        require(free_bits >= 0, f"model.free_bits must be >= 0 nats per latent dimension, not {free_bits}.")
+        require(iwae_samples >= 1, f"model.iwae_samples must be >= 1 (1 turns the bound off), not {iwae_samples}.")
+        super().__init__(**kwargs)
+
+    def build(self) -> None:
+        self.encoder = self.net.encoder(2 * self.latent_dim)
+        self.decoder = self.net.decoder(self.latent_dim)
+
+    # -- the generative interface -------------------------------------------------------------
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the mean and log-variance of q(z|x)."""
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the posterior mean."""
+        return self.posterior(x)[0]
+
+    def reconstruct(self, x: torch.Tensor, out: StepOutput | None = None) -> torch.Tensor:
+        """Return the decoder mean at the posterior mean (not at the sampled code the loss used)."""
+        return self.decode(out.code if out is not None else self.encode(x))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return the decoder means of `n` codes drawn from the prior N(0, I)."""
+        z = torch.randn(n, self.latent_dim, generator=generator)
+        return self.decode(z.to(self.device))
+
+    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
+        """Return [batch, steps, ...]: decodings along the straight line between the posterior means of x1 and x2."""
+        z1, z2 = self.encode(x1), self.encode(x2)
+        weights = torch.linspace(0, 1, steps, device=z1.device)[None, :, None]
+        z = (1 - weights) * z1[:, None] + weights * z2[:, None]
+        return self.decode(z.flatten(0, 1)).unflatten(0, (len(x1), steps))
+
+    # -- the objective ----------------------------------------------------------------------------
+    def kl_weight(self, stage: str) -> float:
+        """Return beta, ramped up linearly over the warm-up epochs during training."""
+        warmup = self.hparams.kl_warmup_epochs
+        if stage != "train" or not warmup or self._trainer is None:
+            return self.hparams.beta
+        batches = self.trainer.num_training_batches
+        steps_per_epoch = max(1, int(batches)) if math.isfinite(batches) else 1
+        return self.hparams.beta * min(1.0, self.global_step / (warmup * steps_per_epoch))
+
+    def kl_penalty(self, kl_per_dim: torch.Tensor, stage: str) -> torch.Tensor:
+        """Return the weighted KL term from the per-sample, per-dimension KL [batch, latent_dim]."""
+        if stage == "train" and self.hparams.free_bits:
+            # Free bits: each dimension's batch-mean KL counts as at least `free_bits` nats.
+            kl = kl_per_dim.mean(0).clamp_min(self.hparams.free_bits).sum()
+        else:
+            kl = kl_per_dim.sum(1).mean()
+        return self.kl_weight(stage) * kl
+
+    def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        logits = self.decoder(z)
+        nll = self.recon_loss.nll(logits, x).mean()
+        kl_per_dim = gaussian_kl(mu, logvar)
+        kl = kl_per_dim.sum(1).mean()
+        stats = {"kl": kl, "elbo": -(nll + kl)}
+        if stage == "train":
+            stats["kl_weight"] = kl.new_tensor(self.kl_weight(stage))
+        if stage == "test" and self.hparams.iwae_samples > 1:
+            stats["nll_iwae"] = self.iwae_nll(x, self.hparams.iwae_samples, mu, logvar).mean()
+        return StepOutput(logits, mu, {"recon": nll, "kl_penalty": self.kl_penalty(kl_per_dim, stage)}, stats)
+
+    def iwae_nll(
+        self, x: torch.Tensor, k: int, mu: torch.Tensor | None = None, logvar: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return -log (1/k) sum_i p(x, z_i) / q(z_i|x) per sample, z_i ~ q(z|x): the IWAE bound on -log p(x)."""
+        if mu is None or logvar is None:
+            mu, logvar = self.posterior(x)
+        log_weights = []
+        for _ in range(k):  # one decoder pass per sample keeps memory at one batch
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            log_prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+            log_weights.append(log_prior - self.recon_loss.nll(self.decoder(z), x) - gaussian_log_prob(z, mu, logvar))
+        return -(torch.logsumexp(torch.stack(log_weights), 0) - math.log(k))
+
+
+class BetaVAE(VAE):
+    """A VAE with a KL weight beta != 1 (Higgins et al. 2017), or capacity annealing (Burgess et al. 2018).
+
+    With `capacity_max` > 0 the KL term is gamma * |KL - C|, where C rises linearly from 0 to
+    `capacity_max` nats over `capacity_steps` training steps (validation and test use C = capacity_max).
+    """
+
+    def __init__(
+        self, capacity_max: float = 0.0, capacity_steps: int = 100000, gamma: float = 1000.0, **kwargs: Any
+    ) -> None:
+        require(capacity_max >= 0, f"model.capacity_max must be >= 0 nats (0 turns annealing off), not {capacity_max}.")
+        require(capacity_steps >= 1, f"model.capacity_steps must be >= 1, not {capacity_steps}.")
+        require(gamma >= 0, f"model.gamma must be >= 0, not {gamma}.")
+        super().__init__(**kwargs)
+
+    def capacity(self, stage: str) -> float:
+        """Return the target KL C in nats at the current training step."""
+        if stage != "train":
+            return self.hparams.capacity_max
+        return self.hparams.capacity_max * min(1.0, self.global_step / self.hparams.capacity_steps)
+
+    def kl_penalty(self, kl_per_dim: torch.Tensor, stage: str) -> torch.Tensor:
+        if not self.hparams.capacity_max:
+            return super().kl_penalty(kl_per_dim, stage)
+        return self.hparams.gamma * (kl_per_dim.sum(1).mean() - self.capacity(stage)).abs()
