@@ -35,7 +35,7 @@ def test_defaults_list_order():
     names = [n.removeprefix("optional ") for n in names]
     assert names == [
         "_self_", "loss", "data", "model", "net", "optimizer", "scheduler", "trainer", "logger",
-        "callbacks", "paths", "hydra", "experiment", "hparams_search", "debug", "local",
+        "callbacks", "eval", "paths", "hydra", "experiment", "hparams_search", "debug", "local",
     ]
 
 

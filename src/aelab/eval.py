@@ -27,7 +27,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from aelab.callbacks.record import CHECKPOINT_KEY
     from aelab.checkpoint import model_class, read_checkpoint
-    from aelab.train import build_datamodule, quiet_lightning
+    from aelab.metrics.analyses import run_analyses
+    from aelab.train import build_datamodule, plain, quiet_lightning
     from aelab.utils.instantiate import instantiate_loggers
     from aelab.utils.task import output_dir, write_json
 
@@ -41,6 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     (results,) = trainer.test(model, datamodule=datamodule)
     metrics = {k: float(v) for k, v in results.items()}
+    metrics.update(run_analyses(plain(cfg.eval), model, datamodule, trainer, output_dir(), seed=cfg.seed))
     write_json(output_dir() / "metrics.json", metrics)
     return metrics
 

@@ -3,6 +3,7 @@
 from aelab.callbacks.generative import InterpolationGrid, LatentTraversal, SampleGrid
 from aelab.callbacks.images import ImageGridCallback, ReconstructionGrid
 from aelab.callbacks.record import CHECKPOINT_KEY, RunRecordCallback
+from aelab.callbacks.series import SeriesAnomalyScores, SeriesReconstructionPlot
 
 __all__ = [
     "CHECKPOINT_KEY",
@@ -12,4 +13,6 @@ __all__ = [
     "ReconstructionGrid",
     "RunRecordCallback",
     "SampleGrid",
+    "SeriesAnomalyScores",
+    "SeriesReconstructionPlot",
 ]

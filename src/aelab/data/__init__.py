@@ -2,14 +2,20 @@
 
 from aelab.data.base import Arrays, InMemoryDataModule
 from aelab.data.batches import IndexBatches
+from aelab.data.csv_series import CSVSeriesDataModule
+from aelab.data.ecg5000 import ECG5000DataModule
 from aelab.data.embedded import DigitsDataModule, MNIST5kDataModule
 from aelab.data.files import ImageFolderDataModule, NpyDataModule
+from aelab.data.synthetic_series import SyntheticSeriesDataModule
+from aelab.data.timeseries import SeriesDataModule
 from aelab.data.torchvision_sets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
     "Arrays",
     "CIFAR10DataModule",
+    "CSVSeriesDataModule",
     "DigitsDataModule",
+    "ECG5000DataModule",
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
     "InMemoryDataModule",
@@ -17,4 +23,6 @@ __all__ = [
     "MNIST5kDataModule",
     "MNISTDataModule",
     "NpyDataModule",
+    "SeriesDataModule",
+    "SyntheticSeriesDataModule",
 ]

@@ -63,6 +63,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         in_memory: bool = True,
         output_activation: str = "sigmoid",
         default_loss: str = "bce",
+        normal_classes: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -90,9 +91,23 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.train_x, self.train_y = arrays.train_x[train], arrays.train_y[train]
         self.val_x, self.val_y = arrays.train_x[val], arrays.train_y[val]
         self.test_x, self.test_y = arrays.test_x, arrays.test_y
+        if self.hparams.normal_classes is not None:
+            self._keep_normal_classes()
         if self.hparams.pin_memory and torch.cuda.is_available():
             self.train_x = self.train_x.pin_memory()
         self.arrays = arrays
+
+    def _keep_normal_classes(self) -> None:
+        """One-class protocol (Ruff et al. 2018): train and validate on the normal classes; test on every class."""
+        normal = torch.atleast_1d(torch.as_tensor(self.hparams.normal_classes, dtype=torch.long))
+        train, val = torch.isin(self.train_y, normal), torch.isin(self.val_y, normal)
+        require(
+            bool(train.any()) and bool(val.any()),
+            f"data.normal_classes={normal.tolist()} matches no training sample: "
+            f"choose among the classes {sorted(set(self.train_y.tolist()))}.",
+        )
+        self.train_x, self.train_y = self.train_x[train], self.train_y[train]
+        self.val_x, self.val_y = self.val_x[val], self.val_y[val]
 
     def _check(self, arrays: Arrays) -> None:
         shape = list(arrays.train_x.shape[1:])

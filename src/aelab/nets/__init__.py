@@ -2,6 +2,8 @@
 
 from aelab.nets.base import Net
 from aelab.nets.conv import Conv
+from aelab.nets.conv1d import TemporalConv
 from aelab.nets.mlp import MLP
+from aelab.nets.recurrent import GRU, LSTM, Recurrent, SeriesNet
 
-__all__ = ["Conv", "MLP", "Net"]
+__all__ = ["Conv", "GRU", "LSTM", "MLP", "Net", "Recurrent", "SeriesNet", "TemporalConv"]
