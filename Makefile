@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 1
 $(BIN)/aelab-train: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,slurm]"
 	touch $@
 
 install: $(BIN)/aelab-train  ## create .venv with everything the project uses
