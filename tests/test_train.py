@@ -99,3 +99,28 @@ def test_debug_modes_run(compose, debug):
     overrides = ("data=digits", f"debug={debug}", "callbacks=early_stopping", "trainer.enable_progress_bar=false")
     metrics = aelab.train(compose(*overrides, "trainer.max_epochs=2", fast=False))
     assert metrics["test/mse"] > 0  # fast_dev_run saves no checkpoint: the current weights are tested
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [("net=conv", "model.channels_last=true"), ("trainer.precision=bf16-mixed",), ("model.compile=true",)],
+    ids=["channels_last", "bf16_mixed", "compile"],
+)
+def test_speed_switches_train_on_cpu(compose, overrides):
+    net = ("net.channels=[8,16]",) if "net=conv" in overrides else ("net.hidden_dims=[32]",)
+    cfg = compose("data=digits", *overrides, *net, "trainer.max_epochs=1", "test=false")
+    metrics = aelab.train(cfg)
+    assert metrics["val/loss"] > 0
+
+
+def test_speed_switches_change_the_modules(compose):
+    from aelab.train import build_datamodule, build_model
+
+    cfg = compose("data=digits", "net=conv", "model.channels_last=true", "model.compile=true")
+    model = build_model(cfg, build_datamodule(cfg.data))
+    keys = list(model.state_dict())
+    model.configure_model()
+    conv = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.encoder._compiled_call_impl is not None and model.decoder._compiled_call_impl is not None
+    assert list(model.state_dict()) == keys  # checkpoints stay loadable without compiling

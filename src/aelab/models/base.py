@@ -46,6 +46,9 @@ def inputs_of(batch) -> torch.Tensor:
 class Autoencoder(pl.LightningModule):
     """Encoder, latent and decoder with a dict of named loss terms; variants override `step_output`."""
 
+    # A regulariser (noise, sparsity, contraction) keeps an overcomplete code from copying its input.
+    overcomplete: bool = False
+
     def __init__(
         self,
         net: dict,
@@ -59,6 +62,8 @@ class Autoencoder(pl.LightningModule):
         weight_l2: float = 0.0,
         weight_uniformity: float = 0.0,
         uniformity_t: float = 2.0,
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         # Plain values only: checkpoints must load with torch.load(weights_only=True).
@@ -67,9 +72,9 @@ class Autoencoder(pl.LightningModule):
         input_dim = math.prod(self.input_shape)
         require(latent_dim > 0, f"model.latent_dim must be positive, not {latent_dim}.")
         require(
-            latent_dim <= input_dim,
+            latent_dim <= input_dim or self.overcomplete,
             f"model.latent_dim={latent_dim} is larger than the input ({input_dim} values); "
-            "choose a smaller latent.",
+            "choose a smaller latent, or a regularised model (denoising_ae, sparse_ae, contractive_ae).",
         )
         require(weight_l1 >= 0 and weight_l2 >= 0, "model.weight_l1 and model.weight_l2 must be >= 0.")
         require(weight_uniformity >= 0, "model.weight_uniformity must be >= 0 (0 turns it off).")
@@ -82,6 +87,18 @@ class Autoencoder(pl.LightningModule):
         # PSNR needs a known data range: [0, 1] data only (standardised series have none).
         self.test_psnr = PeakSignalNoiseRatio(data_range=1.0) if unit_range else None
         self.test_ssim = self._ssim() if len(self.input_shape) == 3 else None
+
+    def configure_model(self) -> None:
+        """Apply the speed switches once, after the model reaches its device."""
+        if getattr(self, "_switched", False):
+            return
+        self._switched = True
+        if self.hparams.channels_last and len(self.input_shape) == 3:
+            self.to(memory_format=torch.channels_last)
+        if self.hparams.compile:
+            # In place, so state_dict keys (and checkpoints) are the same as without compiling.
+            self.encoder.compile()
+            self.decoder.compile()
 
     def build(self) -> None:
         """Create the encoder and decoder; variants with another code size override this."""
@@ -115,6 +132,8 @@ class Autoencoder(pl.LightningModule):
     # -- Lightning hooks --------------------------------------------------------------------
     def _shared_step(self, batch, stage: str) -> tuple[torch.Tensor, StepOutput, torch.Tensor]:
         x = inputs_of(batch)
+        if self.hparams.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         out = self.step_output(x, stage)
         penalty = weight_penalty(self, self.hparams.weight_l1, self.hparams.weight_l2)
         if penalty is not None:
