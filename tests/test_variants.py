@@ -117,7 +117,7 @@ def test_generative_pictures_are_saved_for_models_that_sample(compose, tmp_path,
 
     from aelab.utils.instantiate import instantiate_group
 
-    cfg, datamodule, model = build(compose, f"model={variant}", "data=digits", "callbacks=generative", *SMALL)
+    cfg, datamodule, model = build(compose, f"model={variant}", "data=digits", "callbacks=default", *SMALL)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if type(c).__module__ == "aelab.callbacks.generative"]
     assert {type(c).__name__ for c in callbacks} == {"SampleGrid", "InterpolationGrid", "LatentTraversal"}
     trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
