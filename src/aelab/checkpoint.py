@@ -19,7 +19,7 @@ def read_checkpoint(path: str | Path) -> dict:
     require(path.is_file(), f"The checkpoint {path} does not exist: pass ckpt_path=<run>/checkpoints/<file>.ckpt.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
         raise UserError(f"{path} is not a readable checkpoint (damaged, or not written by torch).") from error
     require(
         isinstance(checkpoint, dict) and CHECKPOINT_KEY in checkpoint,

@@ -7,11 +7,11 @@ series are scored without the training files.
 
 from __future__ import annotations
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.train import CONFIGS
+from aelab.utils.cli import hydra_main
 
 
 def build_series_datamodule(cfg: DictConfig, checkpoint: dict):
@@ -137,7 +137,7 @@ def detect_task(cfg: DictConfig) -> dict[str, float]:
     return {k: v for k, v in found.items() if isinstance(v, float)}
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="detect")
+@hydra_main(str(CONFIGS), "detect", "aelab-detect")
 def main(cfg: DictConfig) -> None:
     """Entry point of `aelab-detect`."""
     from aelab.utils.task import run_task

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from aelab.train import CONFIGS
+from aelab.utils.cli import hydra_main
 
 
 def data_config(saved: DictConfig, composed: DictConfig, overrides: list[str]) -> DictConfig:
@@ -31,6 +31,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from aelab.train import build_datamodule, plain, quiet_lightning
     from aelab.utils.instantiate import instantiate_loggers
     from aelab.utils.task import output_dir, write_json
+    from aelab.utils.validate import check_data_fits
 
     quiet_lightning()
     checkpoint = read_checkpoint(cfg.ckpt_path)
@@ -38,6 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     overrides = list(HydraConfig.get().overrides.task)
     datamodule = build_datamodule(data_config(saved.data, cfg.data, overrides))
     model = model_class(checkpoint).load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    check_data_fits(model, datamodule, cfg.ckpt_path)
     loggers = instantiate_loggers(cfg.get("logger"), job_name="eval", group=None)
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     (results,) = trainer.test(model, datamodule=datamodule)
@@ -47,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="eval")
+@hydra_main(str(CONFIGS), "eval", "aelab-eval")
 def main(cfg: DictConfig) -> None:
     """Entry point of `aelab-eval`."""
     from aelab.utils.task import run_task

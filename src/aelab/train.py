@@ -6,8 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
+
+from aelab.utils.cli import hydra_main
 
 log = logging.getLogger("aelab")
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -95,9 +96,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
     from aelab.utils.task import in_multirun, output_dir, write_json
+    from aelab.utils.validate import check_checkpoint_fits, check_config_types
 
     run_dir = output_dir()
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    check_config_types(cfg)
+    if ckpt_path:
+        check_checkpoint_fits(ckpt_path, cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
     model = build_model(cfg, datamodule)
@@ -156,7 +161,7 @@ def objective(cfg: DictConfig) -> float | None:
     return metrics.get(name) if name else None
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
+@hydra_main(str(CONFIGS), "train", "aelab-train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point of `aelab-train`."""
     from aelab.utils.task import run_task

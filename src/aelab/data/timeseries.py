@@ -168,6 +168,11 @@ class SeriesDataModule(InMemoryDataModule):
         self.save_hyperparameters()
         require(window > 1, f"data.window must be at least 2 steps, not {window}.")
         require(stride > 0, f"data.stride must be positive, not {stride}.")
+        require(
+            (test_stride or stride) <= window,
+            f"data.test_stride={test_stride or stride} is longer than data.window={window}, so steps between test "
+            "windows would get no score; set data.test_stride to at most the window.",
+        )
         require((mean is None) == (std is None), "data.mean and data.std go together: give both or neither.")
         self.sets: dict[str, SeriesSet] = {}
         self.windows_of: dict[str, Windows] = {}
