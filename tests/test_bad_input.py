@@ -20,7 +20,7 @@ FAST = [
 TINY = ["model.latent_dim=4", "net.hidden_dims=[16]"]
 
 # id: (command, arguments, words the one line must contain). Each row that imports Lightning costs ~5 s, so
-# near-duplicates (data.batch_size=1.5, data.batch_size=-3, data=npy without data.path, NaN in a CSV) are left out.
+# near-duplicates of a row (data.batch_size=1.5, data.batch_size=-3) are left out.
 ROWS = {
     "unknown_model": ("aelab-train", ["model=nope"], ["There is no model=nope", "vae", "--help"]),
     "unknown_data": ("aelab-train", ["data=nope"], ["There is no data=nope", "digits"]),
@@ -43,6 +43,11 @@ ROWS = {
     "npy_missing": ("aelab-train", ["data=npy", "data.path={files}/missing.npy"], ["does not exist", "data.path"]),
     "npy_damaged": ("aelab-train", ["data=npy", "data.path={files}/damaged.npy"], ["not a readable .npy"]),
     "npy_with_nan": ("aelab-train", ["data=npy", "data.path={files}/nan.npy"], ["NaN or infinite", "clean"]),
+    "required_value_missing": ("aelab-train", ["data=npy"], ["data.path has no value", "data.path="]),
+    "csv_with_missing_values": ("aelab-train", ["data=csv", "data.train={files}/gap.csv", "data.value_columns=[v]"],
+                                ["missing values", "data.missing=interpolate"]),
+    "test_stride_longer_than_window": ("aelab-train", ["data=synthetic_ts", "data.test_stride=100"],
+                                       ["data.test_stride=100 is longer than data.window", "at most the window"]),
     "csv_with_infinity": ("aelab-train", ["data=csv", "data.train={files}/inf.csv", "data.value_columns=[v]"],
                           ["infinite values", "clean"]),
     "ckpt_path_missing": ("aelab-train", ["ckpt_path={files}/none.ckpt"], ["does not exist", "ckpt_path=last"]),
@@ -68,6 +73,9 @@ def files(tmp_path_factory) -> Path:
     wave = np.sin(np.arange(300) / 5)
     wave[50] = np.inf
     (folder / "inf.csv").write_text("v\n" + "\n".join(map(str, wave)) + "\n")
+    long_wave = np.sin(np.arange(1000) / 5)
+    long_wave[50] = np.nan  # written as "nan": a blank line in a one-column CSV would be skipped, not missing
+    (folder / "gap.csv").write_text("v\n" + "\n".join(map(str, long_wave)) + "\n")
     (folder / "junk.ckpt").write_text("junk\n")
     torch.save({"state_dict": {}}, folder / "plain.ckpt")
     return folder
