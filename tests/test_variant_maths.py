@@ -61,6 +61,20 @@ def test_vae_logs_the_kl_of_its_posterior_in_nats_summed_over_dimensions(build):
     assert torch.allclose(out.terms["recon"], model.recon_loss.nll(out.logits, x).mean())
 
 
+def test_iwae_objective_trains_the_importance_weighted_bound(build):
+    model, x = build("model=vae", "model.train_samples=16", *SMALL)
+    torch.manual_seed(0)
+    out = model.step_output(x, "train")
+    assert list(out.terms) == ["iwae"]  # the bound replaces the ELBO's two terms
+    torch.manual_seed(0)
+    mu, logvar = model.posterior(x)
+    torch.randn_like(mu)  # step_output's draw of z, so that the k draws below are its own
+    assert torch.allclose(out.terms["iwae"], model.iwae_nll(x, 16, mu, logvar).mean())
+    assert "iwae" not in model.step_output(x, "val").terms  # validation stays the negative ELBO
+    with pytest.raises(UserError, match="model.beta=1"):
+        build("model=vae", "model.train_samples=4", "model.beta=2", *SMALL)
+
+
 def test_kl_weight_does_not_depend_on_the_dataset_size(build):
     model, x = build("model=vae", *SMALL)
     torch.manual_seed(0)

@@ -50,6 +50,8 @@ class ContractiveAE(Autoencoder):
     `projections` random projections (Hutchinson) beyond.
     """
 
+    overcomplete = True
+
     def __init__(
         self,
         contraction_weight: float = 0.1,

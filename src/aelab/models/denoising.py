@@ -28,6 +28,8 @@ def corrupt(x: torch.Tensor, noise: str, level: float) -> torch.Tensor:
 class DenoisingAE(Autoencoder):
     """An autoencoder trained to map corrupted inputs to clean ones; the corruption is applied in training only."""
 
+    overcomplete = True
+
     def __init__(self, noise: str = "gaussian", noise_level: float = 0.3, **kwargs: Any) -> None:
         require(noise in NOISES, f"model.noise must be one of {NOISES}, not {noise!r}.")
         require(noise_level >= 0, f"model.noise_level must be >= 0, not {noise_level}.")

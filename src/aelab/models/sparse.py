@@ -27,6 +27,8 @@ class SparseAE(Autoencoder):
     the L1 penalty works with any code activation.
     """
 
+    overcomplete = True
+
     def __init__(
         self,
         sparsity: str = "kl",

@@ -34,7 +34,8 @@ class VAE(Autoencoder):
     checkpoints compare across epochs): `kl_warmup_epochs` ramps the KL weight linearly from 0 to beta,
     and `free_bits` stops pushing each latent dimension's batch-mean KL below that many nats
     (Kingma et al. 2016). At test time `iwae_samples` > 1 adds the importance-weighted bound
-    `test/nll_iwae` (Burda et al. 2016), an upper bound on -log p(x) at least as tight as -ELBO.
+    `test/nll_iwae` (Burda et al. 2016), an upper bound on -log p(x) at least as tight as -ELBO, and
+    `train_samples` > 1 trains on that bound with k = train_samples (the IWAE) instead of the ELBO.
     """
 
     def __init__(
@@ -43,12 +44,16 @@ class VAE(Autoencoder):
         kl_warmup_epochs: float = 0.0,
         free_bits: float = 0.0,
         iwae_samples: int = 64,
+        train_samples: int = 1,
         **kwargs: Any,
     ) -> None:
         require(beta >= 0, f"model.beta must be >= 0, not {beta}.")
         require(kl_warmup_epochs >= 0, f"model.kl_warmup_epochs must be >= 0, not {kl_warmup_epochs}.")
         require(free_bits >= 0, f"model.free_bits must be >= 0 nats per latent dimension, not {free_bits}.")
         require(iwae_samples >= 1, f"model.iwae_samples must be >= 1 (1 turns the bound off), not {iwae_samples}.")
+        require(train_samples >= 1, f"model.train_samples must be >= 1 (1 trains on the ELBO), not {train_samples}.")
+        require(train_samples == 1 or beta == 1,
+                "model.train_samples > 1 trains the IWAE bound, which has no KL weight: set model.beta=1.")
         super().__init__(**kwargs)
 
     def build(self) -> None:
@@ -112,6 +117,10 @@ class VAE(Autoencoder):
             stats["kl_weight"] = kl.new_tensor(self.kl_weight(stage))
         if stage == "test" and self.hparams.iwae_samples > 1:
             stats["nll_iwae"] = self.iwae_nll(x, self.hparams.iwae_samples, mu, logvar).mean()
+        if stage == "train" and self.hparams.train_samples > 1:
+            # The IWAE objective (Burda et al. 2016) replaces the ELBO: k importance samples per input.
+            bound = self.iwae_nll(x, self.hparams.train_samples, mu, logvar).mean()
+            return StepOutput(logits, mu, {"iwae": bound}, stats)
         return StepOutput(logits, mu, {"recon": nll, "kl_penalty": self.kl_penalty(kl_per_dim, stage)}, stats)
 
     def iwae_nll(
