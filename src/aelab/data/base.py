@@ -62,7 +62,6 @@ class InMemoryDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         in_memory: bool = True,
         output_activation: str = "sigmoid",
-        default_loss: str = "bce",
         normal_classes: list[int] | None = None,
     ) -> None:
         super().__init__()

@@ -161,10 +161,9 @@ class SeriesDataModule(InMemoryDataModule):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         output_activation: str = "identity",
-        default_loss: str = "mse",
         **kwargs,
     ) -> None:
-        super().__init__(*args, output_activation=output_activation, default_loss=default_loss, **kwargs)
+        super().__init__(*args, output_activation=output_activation, **kwargs)
         self.save_hyperparameters()
         require(window > 1, f"data.window must be at least 2 steps, not {window}.")
         require(stride > 0, f"data.stride must be positive, not {stride}.")

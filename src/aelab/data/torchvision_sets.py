@@ -20,6 +20,7 @@ class TorchvisionDataModule(InMemoryDataModule):
     name = "base"
     folder = ""  # where torchvision keeps the files, relative to `root`
     files: tuple[str, ...] = ()
+    packing = ""  # how the files may be stored, said in the missing-files message
 
     def __init__(self, *args, download: bool = False, test_only: bool = False, test_fraction: float = 0.2,
                  **kwargs) -> None:
@@ -38,7 +39,7 @@ class TorchvisionDataModule(InMemoryDataModule):
     def _missing_message(self) -> str:
         return (
             f"The {self.name} files are missing or damaged in {self.folder_path.resolve()}: "
-            f"place {', '.join(self.files)} there (from the official {self.name} release), "
+            f"place {', '.join(self.needed())} there{self.packing} (from the official {self.name} release), "
             "or set data.download=true on a machine with a network."
         )
 
@@ -53,6 +54,10 @@ class TorchvisionDataModule(InMemoryDataModule):
         except Exception as error:  # noqa: BLE001 - any network or file failure gets the same advice
             reason = type(error).__name__
             raise UserError(f"Could not download {self.name} ({reason}). {self._missing_message()}") from error
+
+    def needed(self) -> tuple[str, ...]:
+        """The files this configuration reads."""
+        return self.files
 
     def _read(self, train: bool):
         try:
@@ -90,16 +95,10 @@ class MNISTFormatDataModule(TorchvisionDataModule):
         "t10k-labels-idx1-ubyte.gz",
     )
 
-    def needed(self) -> tuple[str, ...]:
-        """The files this configuration reads."""
-        return self.files[2:] if self.hparams.test_only else self.files
+    packing = ", gzipped or not"
 
-    def _missing_message(self) -> str:
-        return (
-            f"The {self.name} files are missing or damaged in {self.folder_path.resolve()}: "
-            f"place {', '.join(self.needed())} there (gzipped or not, from the official {self.name} release), "
-            "or set data.download=true on a machine with a network."
-        )
+    def needed(self) -> tuple[str, ...]:
+        return self.files[2:] if self.hparams.test_only else self.files
 
     def _read(self, train: bool):
         from torchvision.datasets.mnist import read_image_file, read_label_file

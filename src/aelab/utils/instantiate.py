@@ -49,7 +49,5 @@ def instantiate_loggers(config: DictConfig | None, job_name: str | None, group: 
             if not entry.get("offline") and os.environ.get("WANDB_MODE") is None and not wandb_has_credentials():
                 log.info("No W&B login found: logging offline (upload later with `wandb sync`).")
                 entry["offline"] = True
-            loggers.append(instantiate(entry))
-        else:
-            loggers.append(instantiate(entry))
+        loggers.append(instantiate(entry))
     return loggers
