@@ -31,7 +31,7 @@ def test_train_returns_and_writes_metrics(compose, tmp_path):
     metrics = aelab.train(cfg)
     run = tmp_path / "run"
     written = json.loads((run / "metrics.json").read_text())
-    for key in ("train/loss_epoch", "val/loss", "val/loss_best", "test/loss", "test/mse", "test/psnr", "test/ssim"):
+    for key in ("train/loss", "val/loss", "val/loss_best", "test/loss", "test/mse", "test/psnr", "test/ssim"):
         assert key in metrics and key in written
     assert 0 < metrics["test/mse"] < 0.2 and metrics["test/ssim"] > 0
     record = json.loads((run / "record.json").read_text())
@@ -85,6 +85,7 @@ def test_resume_continues_the_epoch_count(compose, tmp_path):
         (("data=digits", "loss=bce", "data.output_activation=identity"), "needs a sigmoid output"),
         (("data=digits", "net=conv", "net.min_size=8"), "wider than net.min_size"),
         (("data=digits", "ckpt_path=/nowhere/x.ckpt"), "does not exist"),
+        (("data=digits", "data.on_device=true", "data.in_memory=false"), "needs data.in_memory=true"),
     ],
 )
 def test_bad_settings_are_one_clear_error(compose, overrides, message):
@@ -103,8 +104,14 @@ def test_debug_modes_run(compose, debug):
 
 @pytest.mark.parametrize(
     "overrides",
-    [("net=conv", "model.channels_last=true"), ("trainer.precision=bf16-mixed",), ("model.compile=true",)],
-    ids=["channels_last", "bf16_mixed", "compile"],
+    [
+        ("net=conv", "model.channels_last=true"),
+        ("trainer.precision=bf16-mixed",),
+        ("model.compile=true",),
+        ("data.on_device=true",),
+        ("trainer.profiler=simple",),
+    ],
+    ids=["channels_last", "bf16_mixed", "compile", "on_device", "lightning_profiler"],
 )
 def test_speed_switches_train_on_cpu(compose, overrides):
     net = ("net.channels=[8,16]",) if "net=conv" in overrides else ("net.hidden_dims=[32]",)

@@ -95,9 +95,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from aelab.utils.ddp import bind_to_job
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
+    from aelab.utils.speed import NoProfiler, keep_freed_memory
     from aelab.utils.task import in_multirun, output_dir, write_json
     from aelab.utils.validate import check_checkpoint_fits, check_config_types
 
+    keep_freed_memory()
     run_dir = output_dir()
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     check_config_types(cfg)
@@ -117,14 +119,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
     config = plain(cfg)
     progress_bar = cfg.trainer.get("enable_progress_bar", True)
-    callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar), RunRecordCallback(config, record)]
+    callbacks = instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule)
+    callbacks.append(RunRecordCallback(config, record))
     from hydra.core.hydra_config import HydraConfig
 
     hydra_cfg = HydraConfig.get()
     job_name = ",".join(hydra_cfg.overrides.task) or "default"
     group = run_dir.parent.name if in_multirun() else None
     loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    profiler = {} if cfg.trainer.get("profiler") else {"profiler": NoProfiler()}
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **profiler)
     bind_to_job(trainer)  # DDP ranks run this job in its folder, not the whole command line
     for logger in trainer.loggers:
         logger.log_hyperparams({"config": config, "record": record})

@@ -2,6 +2,7 @@
 
 from aelab.callbacks.generative import InterpolationGrid, LatentTraversal, SampleGrid
 from aelab.callbacks.images import ImageGridCallback, ReconstructionGrid
+from aelab.callbacks.progress import ProgressBar
 from aelab.callbacks.record import CHECKPOINT_KEY, RunRecordCallback
 from aelab.callbacks.series import SeriesAnomalyScores, SeriesReconstructionPlot
 
@@ -10,6 +11,7 @@ __all__ = [
     "ImageGridCallback",
     "InterpolationGrid",
     "LatentTraversal",
+    "ProgressBar",
     "ReconstructionGrid",
     "RunRecordCallback",
     "SampleGrid",

@@ -36,6 +36,9 @@ class GenerativeGrid(ImageGridCallback):
         """Return the number of images per row of the grid."""
         return min(8, self.num_images)
 
+    def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
+        return can_draw(pl_module)
+
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
         return self.draw_images(trainer, pl_module) if can_draw(pl_module) else None
 

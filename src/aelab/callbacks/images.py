@@ -26,6 +26,10 @@ class ImageGridCallback(pl.Callback):
     def __init__(self, dirpath: str, num_images: int = 16, every_n_epochs: int = 1) -> None:
         self.dirpath, self.num_images, self.every_n_epochs = Path(dirpath), num_images, every_n_epochs
 
+    def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
+        """Return whether this callback draws anything for this model and data (runs leave it out otherwise)."""
+        return len(getattr(pl_module, "input_shape", ())) == 3
+
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
         """Return a batch of images [N, C, H, W] in [0, 1] to lay out, or None to skip."""
         raise NotImplementedError

@@ -48,6 +48,10 @@ class SeriesAnomalyScores(pl.Callback):
         self._pca: PCADetector | None = None
         self._saved: tuple[int, dict] | None = None  # (step, reference): the best and last checkpoints share one
 
+    def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
+        """Return whether the run's data are series (runs leave this callback out otherwise)."""
+        return isinstance(datamodule, SeriesDataModule)
+
     def _reference(self, datamodule: SeriesDataModule, pl_module: pl.LightningModule) -> dict:
         if self._pca is None:  # the training windows never change: fit the baseline once
             self._pca = PCADetector(self.pca_components).fit(datamodule.windows("train").x)
@@ -76,6 +80,8 @@ class SeriesAnomalyScores(pl.Callback):
 
 class SeriesReconstructionPlot(ReconstructionGrid):
     """A few validation windows (black) against their reconstructions (red), saved as a PNG in the run folder."""
+
+    applies_to = SeriesAnomalyScores.applies_to
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
         from matplotlib.figure import Figure

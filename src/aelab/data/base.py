@@ -61,6 +61,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         in_memory: bool = True,
+        on_device: bool = False,
         output_activation: str = "sigmoid",
         normal_classes: list[int] | None = None,
     ) -> None:
@@ -69,6 +70,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         require(batch_size > 0, f"data.batch_size must be positive, not {batch_size}.")
         require(0 < val_fraction < 1, f"data.val_fraction must be in (0, 1), not {val_fraction}.")
         require(num_workers >= 0, f"data.num_workers must be >= 0, not {num_workers}.")
+        require(in_memory or not on_device, "data.on_device=true needs data.in_memory=true.")
         self.root = Path(root)
         self.arrays: Arrays | None = None
 
@@ -142,7 +144,17 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.setup()
         return fingerprint(self.arrays.train_x, self.arrays.test_x)
 
-    def _loader(self, x: torch.Tensor, y: torch.Tensor, shuffle: bool):
+    def _move_to_trainer_device(self) -> None:
+        """With `on_device`, move every split to the Trainer's device once; batches are then cut there."""
+        if not self.hparams.on_device or self.trainer is None:
+            return
+        device = self.trainer.strategy.root_device
+        for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+            setattr(self, name, getattr(self, name).to(device))
+
+    def _loader(self, split: str, shuffle: bool = False):
+        self._move_to_trainer_device()
+        x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
         if self.hparams.in_memory:
             return IndexBatches(x, y, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
         return DataLoader(
@@ -156,13 +168,13 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self):
-        return self._loader(self.train_x, self.train_y, shuffle=True)
+        return self._loader("train", shuffle=True)
 
     def val_dataloader(self):
-        return self._loader(self.val_x, self.val_y, shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self):
-        return self._loader(self.test_x, self.test_y, shuffle=False)
+        return self._loader("test")
 
     def predict_dataloader(self):
         return self.test_dataloader()

@@ -34,7 +34,7 @@ class Evaluation:
         """Return the options of one analysis (an empty dict when the config has none)."""
         return dict(self.options.get(analysis) or {})
 
-    # -- data ---------------------------------------------------------------------------------
+    # -- data (read on the CPU: with data.on_device the data module's tensors sit on the GPU) ----
     @cached_property
     def _train_index(self) -> torch.Tensor:
         n, cap = len(self.datamodule.train_x), int(self.options.get("max_train") or 0)
@@ -46,27 +46,27 @@ class Evaluation:
     @cached_property
     def train_x(self) -> torch.Tensor:
         """Training samples as floats (at most `max_train`, a fixed subset)."""
-        return to_float(self.datamodule.train_x[self._train_index])
+        return to_float(self.datamodule.train_x.cpu()[self._train_index])
 
     @cached_property
     def train_y(self) -> np.ndarray:
         """Labels of `train_x`."""
-        return self.datamodule.train_y[self._train_index].numpy()
+        return self.datamodule.train_y.cpu()[self._train_index].numpy()
 
     @cached_property
     def val_x(self) -> torch.Tensor:
         """Validation samples as floats."""
-        return to_float(self.datamodule.val_x)
+        return to_float(self.datamodule.val_x.cpu())
 
     @cached_property
     def test_x(self) -> torch.Tensor:
         """Test samples as floats."""
-        return to_float(self.datamodule.test_x)
+        return to_float(self.datamodule.test_x.cpu())
 
     @property
     def test_y(self) -> np.ndarray:
         """Labels of the test samples (-1 where unknown)."""
-        return self.datamodule.test_y.numpy()
+        return self.datamodule.test_y.cpu().numpy()
 
     @property
     def shown(self) -> torch.Tensor:

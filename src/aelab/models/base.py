@@ -12,6 +12,7 @@ from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from aelab.losses import build_loss, weight_penalty
+from aelab.models.training_metrics import RunningSums, write_metrics
 from aelab.utils.errors import UserError, require
 
 SCHEDULER_KEYS = ("interval", "frequency", "monitor")
@@ -48,6 +49,15 @@ class Autoencoder(pl.LightningModule):
 
     # A regulariser (noise, sparsity, contraction) keeps an overcomplete code from copying its input.
     overcomplete: bool = False
+    # Lightning sets this around every hook call, ~40 times a step; nn.Module.__setattr__ would first
+    # search the parameter, buffer and submodule registries for it each time.
+    _plain_attributes = frozenset({"_current_fx_name"})
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self._plain_attributes:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def __init__(
         self,
@@ -153,37 +163,30 @@ class Autoencoder(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, out, x = self._shared_step(batch, "train")
-        if not torch.isfinite(loss):
-            self._stop_on_bad_loss(loss, out)
-        self._accumulate(loss, out, x.shape[0])
-        # `self.log` costs about half a millisecond a call, so step values are logged only on the
-        # steps the loggers write (`trainer.log_every_n_steps`); epoch means come from running sums.
+        self._train_sums.add({"loss": loss, **out.terms, **out.stats}, x.shape[0])
+        # Step values, and the finiteness check (a device sync on GPUs), only on the steps the loggers write.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False, prog_bar=True)
+            self._check_finite({"loss": loss, **out.terms}, f"by step {self.global_step} (epoch {self.current_epoch})")
+            write_metrics(self.trainer, {"train/loss_step": loss}, prog_bar=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
-        self._train_sums: dict[str, torch.Tensor] = {}
-        self._train_count = 0
-
-    def _accumulate(self, loss: torch.Tensor, out: StepOutput, batch_size: int) -> None:
-        values = {"loss_epoch": loss, **out.terms, **out.stats}
-        for name, value in values.items():
-            weighted = value.detach() * batch_size
-            self._train_sums[name] = self._train_sums[name] + weighted if name in self._train_sums else weighted
-        self._train_count += batch_size
+        self._train_sums = RunningSums()
 
     def on_train_epoch_end(self) -> None:
-        if self._train_count:
-            means = {f"train/{name}": total / self._train_count for name, total in self._train_sums.items()}
-            self.log_dict(means, on_step=False, on_epoch=True, sync_dist=True)
+        means = self._train_sums.means(self.trainer.strategy)
+        if means:
+            self._check_finite(means, f"by the end of epoch {self.current_epoch} (step {self.global_step})")
+            write_metrics(self.trainer, {f"train/{name}": value for name, value in means.items()})
 
-    def _stop_on_bad_loss(self, loss: torch.Tensor, out: StepOutput) -> None:
-        bad = [name for name, value in out.terms.items() if not torch.isfinite(value).all()] or ["loss"]
+    def _check_finite(self, values: dict[str, torch.Tensor], when: str) -> None:
+        """Stop the run with one sentence naming the non-finite terms."""
+        if torch.isfinite(torch.stack(list(values.values()))).all():
+            return
+        bad = [name for name, value in values.items() if name != "loss" and not torch.isfinite(value)] or ["loss"]
         raise UserError(
-            f"The loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}) in the "
-            f"{', '.join(bad)} term: lower optimizer.lr or set trainer.gradient_clip_val=1.0; the last good "
-            "checkpoint stays in checkpoints/last.ckpt."
+            f"The loss became {float(values['loss'])} {when} in the {', '.join(bad)} term: lower optimizer.lr "
+            "or set trainer.gradient_clip_val=1.0; the last good checkpoint stays in checkpoints/last.ckpt."
         )
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -208,7 +211,12 @@ class Autoencoder(pl.LightningModule):
         return self.recon_loss.mean(out.logits) if out is not None else self(x)
 
     def configure_optimizers(self):
-        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        options = dict(self.hparams.optimizer)
+        trainer = self._trainer
+        # Under 16-bit loss scaling a fused optimizer unscales gradients itself, so Lightning cannot clip them first.
+        if options.get("fused") and trainer and trainer.precision == "16-mixed" and trainer.gradient_clip_val:
+            options["fused"] = False
+        optimizer = instantiate(options)(params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer
         options = dict(self.hparams.scheduler)

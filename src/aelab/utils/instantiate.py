@@ -18,11 +18,18 @@ def instantiate_group(config: DictConfig | None) -> list:
     return [instantiate(entry) for entry in config.values() if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
-def instantiate_callbacks(config: DictConfig | None, progress_bar: bool = True) -> list:
-    """Instantiate the callbacks, leaving out progress bars when the Trainer's bar is switched off."""
+def instantiate_callbacks(config: DictConfig | None, progress_bar: bool = True, model=None, datamodule=None) -> list:
+    """Instantiate the callbacks, leaving out progress bars when the Trainer's bar is switched off.
+
+    Callbacks with an `applies_to(model, datamodule)` test (pictures for images, series scores) are left out
+    of runs they do nothing for: Lightning calls every callback's hooks around every training step.
+    """
     from pytorch_lightning.callbacks import ProgressBar
 
-    callbacks = instantiate_group(config)
+    callbacks = [
+        c for c in instantiate_group(config)
+        if model is None or not hasattr(c, "applies_to") or c.applies_to(model, datamodule)
+    ]
     return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]
 
 
