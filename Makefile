@@ -23,8 +23,12 @@ test: install  ## run the test suite (offline)
 lint: install
 	$(BIN)/ruff check src tests scripts benchmarks
 
-bench: install  ## run the benchmarks; each prints JSON
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+$(VENV)/.bench: $(BIN)/aelab-train
+	$(BIN)/pip install --quiet -e ".[dev,slurm,bench]"
+	touch $@
+
+bench: $(VENV)/.bench  ## run every benchmark (about 12 min on 2 cores) and write BENCHMARKS.md; ARGS=--quick for a smoke run
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 clean:
 	rm -rf logs .pytest_cache

@@ -95,11 +95,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from aelab.utils.ddp import bind_to_job
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
-    from aelab.utils.speed import NoProfiler, keep_freed_memory
+    from aelab.utils.speed import NoProfiler
     from aelab.utils.task import in_multirun, output_dir, write_json
     from aelab.utils.validate import check_checkpoint_fits, check_config_types
 
-    keep_freed_memory()
     run_dir = output_dir()
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     check_config_types(cfg)
