@@ -92,11 +92,8 @@ def fit_alternating(contender: str, cfg, datamodule, epochs: int, workdir: str) 
     """Fit `contender` (aelab or bare Lightning) for `epochs` + 1 epochs, alternating plain epochs; return times."""
     import pytorch_lightning as pl
     from hydra.utils import instantiate
-    from pytorch_lightning.callbacks import Checkpoint
 
-    from aelab.train import build_model
-    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
-    from aelab.utils.speed import NoProfiler
+    from aelab.train import build_model, build_trainer
 
     torch.manual_seed(0)
     plain_model = build_model(cfg, datamodule)
@@ -106,11 +103,9 @@ def fit_alternating(contender: str, cfg, datamodule, epochs: int, workdir: str) 
     torch.manual_seed(0)
     model = build_model(cfg, datamodule)
     if contender == "aelab":
-        callbacks = [c for c in instantiate_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, model, datamodule)
-                     if not isinstance(c, Checkpoint)]
-        loggers = instantiate_loggers(cfg.logger, job_name="overhead", group=None)
-        trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=loggers, profiler=NoProfiler(),
-                              **common)
+        # As aelab-train builds it. On the CPU it also turns off Lightning's NVML probe, process-wide, so the
+        # plain loop and bare Lightning run without it too, as a hand-written loop without Lightning would.
+        trainer = build_trainer(cfg, model, datamodule, [timer], job_name="overhead", **common)
     else:
         model = bare_lightning_module(model)
         trainer = pl.Trainer(accelerator="cpu", callbacks=[timer], logger=False, enable_progress_bar=False,
@@ -124,7 +119,9 @@ def measure(name: str, overrides: list[str], epochs: int, workdir: str) -> dict:
     import aelab
     from aelab.train import build_datamodule
 
-    cfg = aelab.compose([*overrides, f"paths.data_dir={workdir}/data"], output_dir=f"{workdir}/{name}")
+    # No checkpoints: the plain loop writes none.
+    cfg = aelab.compose([*overrides, "~callbacks.model_checkpoint", f"paths.data_dir={workdir}/data"],
+                        output_dir=f"{workdir}/{name}")
     datamodule = build_datamodule(cfg.data)
     steps = len(datamodule.train_dataloader())
     result: dict = {"steps_per_epoch": steps, "epochs": epochs, "target": TARGETS[name]}

@@ -196,19 +196,13 @@ def pythae_epoch_starts_callback():
 
 def aelab_trainer(cfg, model, datamodule, extra_callbacks: list):
     """Build the Trainer as `aelab-train` does: the config's callbacks, run record, loggers and profiler."""
-    from hydra.utils import instantiate
-
     from aelab.callbacks.record import RunRecordCallback
-    from aelab.train import plain
-    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+    from aelab.train import build_trainer, plain
     from aelab.utils.record import run_record
-    from aelab.utils.speed import NoProfiler
 
-    callbacks = instantiate_callbacks(cfg.callbacks, cfg.trainer.enable_progress_bar, model, datamodule)
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
-    callbacks.append(RunRecordCallback(plain(cfg), record))
-    loggers = instantiate_loggers(cfg.logger, job_name="pythae_vae", group=None)
-    return instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers, profiler=NoProfiler())
+    callbacks = [RunRecordCallback(plain(cfg), record), *extra_callbacks]
+    return build_trainer(cfg, model, datamodule, callbacks, job_name="pythae_vae")
 
 
 def run_aelab(cfg, datamodule, test_x: torch.Tensor) -> tuple[list[float], float]:

@@ -55,21 +55,14 @@ def epoch_timer():
 
 def fit(cfg, datamodule, epochs: int) -> list[float]:
     """Fit the configured model for `epochs` + 1 epochs as aelab-train builds it; return the timed epochs."""
-    from hydra.utils import instantiate
-    from pytorch_lightning.callbacks import Checkpoint
-
-    from aelab.train import build_model
-    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
-    from aelab.utils.speed import NoProfiler
+    from aelab.train import build_model, build_trainer
 
     torch.manual_seed(0)
     model = build_model(cfg, datamodule)
-    callbacks = [c for c in instantiate_callbacks(cfg.callbacks, False, model, datamodule)
-                 if not isinstance(c, Checkpoint)]
     timer = epoch_timer()
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, timer], logger=instantiate_loggers(cfg.logger, "s", None),
-                          profiler=NoProfiler(), max_epochs=epochs + 1, limit_val_batches=0, num_sanity_val_steps=0,
-                          enable_checkpointing=False, enable_progress_bar=False)
+    trainer = build_trainer(cfg, model, datamodule, [timer], job_name="scaling", max_epochs=epochs + 1,
+                            limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
+                            enable_progress_bar=False)
     trainer.fit(model, datamodule=datamodule)
     return timer.seconds[1:]
 
@@ -79,7 +72,7 @@ def measure(epochs: int, rounds: int, workdir: str) -> dict[str, float]:
     import aelab
     from aelab.train import build_datamodule
 
-    base = ["trainer=cpu", f"paths.data_dir={workdir}/data"]
+    base = ["trainer=cpu", "~callbacks.model_checkpoint", f"paths.data_dir={workdir}/data"]  # no checkpoints
     datamodule = build_datamodule(aelab.compose(base, output_dir=f"{workdir}/data_run").data)
     pool_x = torch.cat([datamodule.train_x, datamodule.val_x])
     pool_y = torch.cat([datamodule.train_y, datamodule.val_y])

@@ -12,7 +12,7 @@ import aelab
 from aelab.callbacks import ProgressBar, ReconstructionGrid, SampleGrid, SeriesAnomalyScores
 from aelab.models.training_metrics import RunningSums
 from aelab.utils.instantiate import instantiate_callbacks
-from aelab.utils.speed import NoProfiler
+from aelab.utils.speed import NoProfiler, skip_gpu_probe_on_cpu
 
 
 def test_running_sums_give_the_mean_over_samples_with_unequal_batches():
@@ -70,6 +70,16 @@ def test_profiler_hooks_cost_nothing_and_a_real_profiler_can_be_asked_for():
     with profiler.profile("a"), profiler.profile("b"):  # shared and re-entrant
         pass
     assert profiler.profile("a") is profiler.profile("b")
+
+
+@pytest.mark.parametrize(("device", "kept"), [("cpu", False), ("cuda", True)])
+def test_lightnings_nvml_probe_is_turned_off_only_on_cpu_runs(monkeypatch, device, kept):
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    trainer = types.SimpleNamespace(strategy=types.SimpleNamespace(root_device=torch.device(device)))
+    skip_gpu_probe_on_cpu(trainer)
+    import os
+
+    assert ("PYTORCH_NVML_BASED_CUDA_CHECK" in os.environ) is kept
 
 
 def test_fused_optimizer_is_dropped_only_where_lightning_cannot_clip_it(compose):

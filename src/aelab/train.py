@@ -48,6 +48,24 @@ def build_model(cfg: DictConfig, datamodule=None):
     )
 
 
+def build_trainer(cfg: DictConfig, model, datamodule, extra_callbacks=(), job_name: str = "default",
+                  group: str | None = None, **trainer_options):
+    """Build the Trainer from the config: its callbacks (those the run uses) and loggers, aelab's profiler."""
+    from hydra.utils import instantiate
+
+    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+    from aelab.utils.speed import NoProfiler, skip_gpu_probe_on_cpu
+
+    progress_bar = trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
+    callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule), *extra_callbacks]
+    loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
+    if not cfg.trainer.get("profiler"):
+        trainer_options.setdefault("profiler", NoProfiler())
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **trainer_options)
+    skip_gpu_probe_on_cpu(trainer)
+    return trainer
+
+
 def resolve_ckpt_path(ckpt_path: str | None, run_dir) -> str | None:
     """Resolve `last` to this run folder's last checkpoint; check that a given path exists."""
     from pathlib import Path
@@ -89,13 +107,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl
 
     quiet_lightning()
-    from hydra.utils import instantiate
 
     from aelab.callbacks.record import RunRecordCallback
     from aelab.utils.ddp import bind_to_job
-    from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
     from aelab.utils.record import run_record
-    from aelab.utils.speed import NoProfiler
     from aelab.utils.task import in_multirun, output_dir, write_json
     from aelab.utils.validate import check_checkpoint_fits, check_config_types
 
@@ -117,17 +132,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
     config = plain(cfg)
-    progress_bar = cfg.trainer.get("enable_progress_bar", True)
-    callbacks = instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule)
-    callbacks.append(RunRecordCallback(config, record))
     from hydra.core.hydra_config import HydraConfig
 
-    hydra_cfg = HydraConfig.get()
-    job_name = ",".join(hydra_cfg.overrides.task) or "default"
+    job_name = ",".join(HydraConfig.get().overrides.task) or "default"
     group = run_dir.parent.name if in_multirun() else None
-    loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
-    profiler = {} if cfg.trainer.get("profiler") else {"profiler": NoProfiler()}
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **profiler)
+    trainer = build_trainer(cfg, model, datamodule, [RunRecordCallback(config, record)], job_name, group)
     bind_to_job(trainer)  # DDP ranks run this job in its folder, not the whole command line
     for logger in trainer.loggers:
         logger.log_hyperparams({"config": config, "record": record})

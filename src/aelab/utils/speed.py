@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 from pytorch_lightning.profilers import Profiler
 
@@ -25,3 +26,14 @@ class NoProfiler(Profiler):
     def profile(self, action_name: str) -> contextlib.nullcontext:
         """Return a shared do-nothing context."""
         return _NO_CONTEXT
+
+
+def skip_gpu_probe_on_cpu(trainer) -> None:
+    """On a CPU run, let torch answer `cuda.is_available()` from its cached count instead of probing NVML.
+
+    Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 at import, so that forking stays safe before CUDA starts.
+    Until CUDA starts, that check loads the NVML library on every call (about 30 µs), and torch's Adam and
+    AdamW make it on every step: 10 % of a small model's step. A CPU run never starts CUDA.
+    """
+    if trainer.strategy.root_device.type == "cpu":
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
