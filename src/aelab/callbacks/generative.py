@@ -39,13 +39,6 @@ class GenerativeGrid(ImageGridCallback):
     def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
         return can_draw(pl_module)
 
-    def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
-        return self.draw_images(trainer, pl_module) if can_draw(pl_module) else None
-
-    def draw_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
-        """Return the batch of images to lay out; only called for models that can sample."""
-        raise NotImplementedError
-
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
@@ -57,7 +50,7 @@ class SampleGrid(GenerativeGrid):
 
     name = "samples"
 
-    def draw_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+    def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
         return pl_module.sample(self.num_images, generator=torch.Generator().manual_seed(self.seed))
 
 
@@ -73,7 +66,7 @@ class InterpolationGrid(GenerativeGrid):
     def nrow(self) -> int:
         return self.steps
 
-    def draw_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+    def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
         x = test_images(trainer, pl_module, 2 * self.num_images)
         return pl_module.interpolate(x[0::2][: len(x) // 2], x[1::2][: len(x) // 2], self.steps).flatten(0, 1)
 
@@ -92,7 +85,7 @@ class LatentTraversal(GenerativeGrid):
     def nrow(self) -> int:
         return self.steps
 
-    def draw_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
+    def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
         codes = pl_module.encode(test_images(trainer, pl_module, 256))
         dims = codes.var(0).argsort(descending=True)[: self.num_images]
         values = torch.linspace(-self.span, self.span, self.steps, device=codes.device)

@@ -36,7 +36,7 @@ class ImageGridCallback(pl.Callback):
 
     def draw(self, trainer: pl.Trainer, pl_module: pl.LightningModule, name: str, nrow: int) -> Path | None:
         """Save the grid as `<dirpath>/<name>_epoch_NNN.png` and log it; return the file."""
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking or not trainer.is_global_zero or not self.applies_to(pl_module, trainer.datamodule):
             return None
         was_training = pl_module.training
         pl_module.eval()
@@ -57,8 +57,6 @@ class ReconstructionGrid(ImageGridCallback):
     """Validation images (top row of each pair) above their reconstructions."""
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
-        if len(getattr(pl_module, "input_shape", ())) != 3:
-            return None  # pictures only make sense for images
         datamodule = trainer.datamodule
         x = datamodule.val_x[: self.num_images]
         x = (x.float() / 255 if x.dtype == torch.uint8 else x.float()).to(pl_module.device)

@@ -36,5 +36,5 @@ def generation(ev: Evaluation) -> dict[str, float]:
         torch.manual_seed(ev.seed)
         with torch.no_grad():
             for name, (grid, nrow) in grids.items():
-                save_grid(ev.trainer, ev.path(f"{name}.png"), grid.draw_images(ev.trainer, ev.model), nrow=nrow)
+                save_grid(ev.trainer, ev.path(f"{name}.png"), grid.images(ev.trainer, ev.model), nrow=nrow)
     return metrics
