@@ -20,8 +20,7 @@ from common import REPO, child_env, emit, median, python_command, train_command
 
 def peak_mib(command: list[str]) -> float:
     """Run `command`; return its peak resident memory in MiB."""
-    process = subprocess.Popen(command, env=child_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=child_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the maximum over all children
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -44,16 +43,21 @@ def main() -> None:
             run = train_command(Path(workdir) / f"run{round_}", "trainer.max_epochs=2")
             peaks["aelab_train"].append(peak_mib(run))
     floor, run = median(peaks["import_torch_lightning"], 1), median(peaks["aelab_train"], 1)
-    emit({
-        "benchmark": "memory",
-        "threads": 1,
-        "run": "aelab-train (defaults) trainer.max_epochs=2 logger=csv",
-        "peak_mib": {"import_torch": median(peaks["import_torch"], 1), "import_torch_lightning": floor,
-                     "aelab_train": run},
-        "peak_mib_all": {name: [round(v, 1) for v in values] for name, values in peaks.items()},
-        "above_floor_mib": round(run - floor, 1),
-        "ratio_to_floor": round(run / floor, 2),
-    })
+    emit(
+        {
+            "benchmark": "memory",
+            "threads": 1,
+            "run": "aelab-train (defaults) trainer.max_epochs=2 logger=csv",
+            "peak_mib": {
+                "import_torch": median(peaks["import_torch"], 1),
+                "import_torch_lightning": floor,
+                "aelab_train": run,
+            },
+            "peak_mib_all": {name: [round(v, 1) for v in values] for name, values in peaks.items()},
+            "above_floor_mib": round(run - floor, 1),
+            "ratio_to_floor": round(run / floor, 2),
+        }
+    )
 
 
 if __name__ == "__main__":

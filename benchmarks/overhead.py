@@ -108,8 +108,14 @@ def fit_alternating(contender: str, cfg, datamodule, epochs: int, workdir: str) 
         trainer = build_trainer(cfg, model, datamodule, [timer], job_name="overhead", **common)
     else:
         model = bare_lightning_module(model)
-        trainer = pl.Trainer(accelerator="cpu", callbacks=[timer], logger=False, enable_progress_bar=False,
-                             enable_model_summary=False, **common)
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            callbacks=[timer],
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            **common,
+        )
     trainer.fit(model, datamodule=datamodule)
     return timer.framework[1:], timer.plain[1:]
 
@@ -120,8 +126,9 @@ def measure(name: str, overrides: list[str], epochs: int, workdir: str) -> dict:
     from aelab.train import build_datamodule
 
     # No checkpoints: the plain loop writes none.
-    cfg = aelab.compose([*overrides, "~callbacks.model_checkpoint", f"paths.data_dir={workdir}/data"],
-                        output_dir=f"{workdir}/{name}")
+    cfg = aelab.compose(
+        [*overrides, "~callbacks.model_checkpoint", f"paths.data_dir={workdir}/data"], output_dir=f"{workdir}/{name}"
+    )
     datamodule = build_datamodule(cfg.data)
     steps = len(datamodule.train_dataloader())
     result: dict = {"steps_per_epoch": steps, "epochs": epochs, "target": TARGETS[name]}
@@ -151,9 +158,17 @@ def main() -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as workdir:
         results = {name: measure(name, overrides, epochs, workdir) for name, overrides in CASES.items()}
-    print(json.dumps({"benchmark": "framework_overhead", "threads": 1,
-                      "ratio": "plain-loop seconds per epoch / framework seconds per epoch (1.0 = no overhead)",
-                      "results": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "framework_overhead",
+                "threads": 1,
+                "ratio": "plain-loop seconds per epoch / framework seconds per epoch (1.0 = no overhead)",
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,11 +46,19 @@ import torch
 EPOCHS = {"digits": 20, "mnist_5k": 10}
 QUICK_EPOCHS = 3  # the fewest that leave one timed epoch
 OVERRIDES = [
-    "model=vae", "model.latent_dim=16", "data.batch_size=64",
-    "loss=mse", "loss.sigma=1.0", "loss.learn_sigma=false",
-    "optimizer=adam", "optimizer.lr=0.001", "trainer=cpu",
+    "model=vae",
+    "model.latent_dim=16",
+    "data.batch_size=64",
+    "loss=mse",
+    "loss.sigma=1.0",
+    "loss.learn_sigma=false",
+    "optimizer=adam",
+    "optimizer.lr=0.001",
+    "trainer=cpu",
     # Pictures every epoch have no counterpart in pythae's default loop.
-    "~callbacks.reconstruction_grid", "~callbacks.sample_grid", "~callbacks.interpolation_grid",
+    "~callbacks.reconstruction_grid",
+    "~callbacks.sample_grid",
+    "~callbacks.interpolation_grid",
     "~callbacks.latent_traversal",
 ]
 TARGETS = {
@@ -104,6 +112,7 @@ def aelab_test_loss(model, x: torch.Tensor) -> float:
 
 def pythae_test_loss(model, x: torch.Tensor) -> float:
     """Return the shared test loss of a pythae VAE."""
+
     def posterior(inputs):
         out = model.encoder(inputs)
         return out.embedding, out.log_covariance
@@ -157,8 +166,12 @@ def check_objectives(cfg, datamodule, x: torch.Tensor) -> dict:
     constant = x[0].numel() * 0.5 * math.log(2 * math.pi)
     difference = ours - constant - theirs
     assert abs(difference) < 1e-4 * abs(theirs), f"the objectives differ by {difference} beyond the constant"
-    return {"aelab_loss": round(ours, 4), "pythae_loss": round(theirs, 4),
-            "constant_d_half_log_2pi": round(constant, 4), "difference_beyond_constant": float(f"{difference:.2g}")}
+    return {
+        "aelab_loss": round(ours, 4),
+        "pythae_loss": round(theirs, 4),
+        "constant_d_half_log_2pi": round(constant, 4),
+        "difference_beyond_constant": float(f"{difference:.2g}"),
+    }
 
 
 def timed_epochs(starts: list[float]) -> list[float]:
@@ -232,8 +245,14 @@ def run_pythae(cfg, datamodule, data: dict[str, torch.Tensor], epochs: int, work
 
     model = pythae_vae(fresh_model(cfg, datamodule))
     config = BaseTrainerConfig(
-        output_dir=str(workdir), num_epochs=epochs, learning_rate=1e-3, per_device_train_batch_size=64,
-        per_device_eval_batch_size=64, optimizer_cls="Adam", seed=cfg.seed, no_cuda=True,
+        output_dir=str(workdir),
+        num_epochs=epochs,
+        learning_rate=1e-3,
+        per_device_train_batch_size=64,
+        per_device_eval_batch_size=64,
+        optimizer_cls="Adam",
+        seed=cfg.seed,
+        no_cuda=True,
     )
     pipeline = TrainingPipeline(model=model, training_config=config)
     silence_pythae()
@@ -265,11 +284,17 @@ def measure(dataset: str, epochs: int, rounds: int, workdir: Path) -> dict:
     assert steps == len(datamodule.train_dataloader()), "both must take the same steps per epoch"
     ours, theirs = statistics.median(times["aelab"]), statistics.median(times["pythae"])
     result = {
-        "epochs": epochs, "rounds": rounds, "steps_per_epoch": steps, "timed_epochs_each": len(times["aelab"]),
-        "aelab_s_per_epoch": round(ours, 4), "pythae_s_per_epoch": round(theirs, 4), "ratio": round(theirs / ours, 3),
+        "epochs": epochs,
+        "rounds": rounds,
+        "steps_per_epoch": steps,
+        "timed_epochs_each": len(times["aelab"]),
+        "aelab_s_per_epoch": round(ours, 4),
+        "pythae_s_per_epoch": round(theirs, 4),
+        "ratio": round(theirs / ours, 3),
         "aelab_test_loss": round(statistics.median(losses["aelab"]), 3),
         "pythae_test_loss": round(statistics.median(losses["pythae"]), 3),
-        "objective_check": objective, "target": TARGETS[dataset],
+        "objective_check": objective,
+        "target": TARGETS[dataset],
     }
     if dataset == "mnist_5k":
         result["met"] = result["ratio"] >= 1 and result["aelab_test_loss"] <= result["pythae_test_loss"]
@@ -303,10 +328,18 @@ def main() -> None:
     quiet()
     with tempfile.TemporaryDirectory() as workdir:
         results = {name: measure(name, epochs[name], rounds, Path(workdir)) for name in EPOCHS}
-    print(json.dumps({"benchmark": "pythae_vae", "threads": 1,
-                      "ratio": "pythae seconds per epoch / aelab seconds per epoch (> 1: aelab is faster)",
-                      "test_loss": "0.5 * sum((x - x_hat)^2) + KL per test sample, one fixed-seed draw of z",
-                      "results": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "pythae_vae",
+                "threads": 1,
+                "ratio": "pythae seconds per epoch / aelab seconds per epoch (> 1: aelab is faster)",
+                "test_loss": "0.5 * sum((x - x_hat)^2) + KL per test sample, one fixed-seed draw of z",
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

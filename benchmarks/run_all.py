@@ -99,6 +99,7 @@ def ram_gib() -> float:
 
 def git_commit() -> str:
     """aelab's commit, marked `+changes` when the working tree differs from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
@@ -157,21 +158,61 @@ def targets(value, path: str = "") -> list[list]:
 
 def overhead_table(data: dict) -> list[str]:
     """overhead.py: steps per second of each contender and aelab's ratio to the plain loop against its target."""
-    header = ["case", "steps/epoch", "plain steps/s", "aelab steps/s", "bare Lightning steps/s", "aelab ratio",
-              "target", "bare Lightning ratio", "met"]
-    rows = [[name, r.get("steps_per_epoch"), r.get("plain_steps_per_s"), r.get("aelab_steps_per_s"),
-             r.get("lightning_bare_steps_per_s"), r.get("aelab_ratio"), r.get("target"),
-             r.get("lightning_bare_ratio"), r.get("met")] for name, r in data["results"].items()]
+    header = [
+        "case",
+        "steps/epoch",
+        "plain steps/s",
+        "aelab steps/s",
+        "bare Lightning steps/s",
+        "aelab ratio",
+        "target",
+        "bare Lightning ratio",
+        "met",
+    ]
+    rows = [
+        [
+            name,
+            r.get("steps_per_epoch"),
+            r.get("plain_steps_per_s"),
+            r.get("aelab_steps_per_s"),
+            r.get("lightning_bare_steps_per_s"),
+            r.get("aelab_ratio"),
+            r.get("target"),
+            r.get("lightning_bare_ratio"),
+            r.get("met"),
+        ]
+        for name, r in data["results"].items()
+    ]
     return [f"Ratio: {data.get('ratio', 'plain / aelab seconds per epoch')}.", "", *table(header, rows)]
 
 
 def pythae_table(data: dict) -> list[str]:
     """pythae_vae.py: seconds per epoch and test loss of aelab and pythae, the ratio against its target."""
-    header = ["data", "steps/epoch", "aelab s/epoch", "pythae s/epoch", "ratio", "aelab test loss",
-              "pythae test loss", "target", "met"]
-    rows = [[name, r.get("steps_per_epoch"), r.get("aelab_s_per_epoch"), r.get("pythae_s_per_epoch"),
-             r.get("ratio"), r.get("aelab_test_loss"), r.get("pythae_test_loss"), r.get("target"), r.get("met")]
-            for name, r in data["results"].items()]
+    header = [
+        "data",
+        "steps/epoch",
+        "aelab s/epoch",
+        "pythae s/epoch",
+        "ratio",
+        "aelab test loss",
+        "pythae test loss",
+        "target",
+        "met",
+    ]
+    rows = [
+        [
+            name,
+            r.get("steps_per_epoch"),
+            r.get("aelab_s_per_epoch"),
+            r.get("pythae_s_per_epoch"),
+            r.get("ratio"),
+            r.get("aelab_test_loss"),
+            r.get("pythae_test_loss"),
+            r.get("target"),
+            r.get("met"),
+        ]
+        for name, r in data["results"].items()
+    ]
     return [f"Ratio: {data.get('ratio', 'pythae / aelab seconds per epoch')}.", "", *table(header, rows)]
 
 
@@ -214,17 +255,28 @@ def report(outcomes: dict[Path, dict], seconds: float, quick: bool) -> str:
     for script, outcome in outcomes.items():
         rows = targets(outcome.get("json", {}))
         status = "failed" if "error" in outcome else "skipped" if "skipped" in outcome.get("json", {}) else "ok"
-        summary.append([script.stem, status, outcome["seconds"],
-                        f"{sum(r[3] for r in rows)} of {len(rows)}" if rows else "-"])
+        summary.append(
+            [script.stem, status, outcome["seconds"], f"{sum(r[3] for r in rows)} of {len(rows)}" if rows else "-"]
+        )
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         f"Written by `make bench` (`benchmarks/run_all.py{' --quick' if quick else ''}`) on "
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; total wall time "
         f"{seconds / 60:.1f} min. Every benchmark ran in its own process with OMP_NUM_THREADS=1.",
         "" if not quick else "\n**Quick mode: smoke runs, not measurements.**\n",
-        "## Machine", "", *table(["CPU", "cores", "RAM (GiB)", "platform"], machine), "",
-        "## Versions", "", *table(["python", *PACKAGES, "aelab commit"], versions), "",
-        "## Summary", "", *table(["benchmark", "status", "wall s", "targets met"], summary), "",
+        "## Machine",
+        "",
+        *table(["CPU", "cores", "RAM (GiB)", "platform"], machine),
+        "",
+        "## Versions",
+        "",
+        *table(["python", *PACKAGES, "aelab commit"], versions),
+        "",
+        "## Summary",
+        "",
+        *table(["benchmark", "status", "wall s", "targets met"], summary),
+        "",
     ]
     for script, outcome in outcomes.items():
         lines += section(script, outcome)

@@ -60,9 +60,18 @@ def fit(cfg, datamodule, epochs: int) -> list[float]:
     torch.manual_seed(0)
     model = build_model(cfg, datamodule)
     timer = epoch_timer()
-    trainer = build_trainer(cfg, model, datamodule, [timer], job_name="scaling", max_epochs=epochs + 1,
-                            limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
-                            enable_progress_bar=False)
+    trainer = build_trainer(
+        cfg,
+        model,
+        datamodule,
+        [timer],
+        job_name="scaling",
+        max_epochs=epochs + 1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
     trainer.fit(model, datamodule=datamodule)
     return timer.seconds[1:]
 
@@ -117,18 +126,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         seconds = measure(epochs, rounds, workdir)
     fit_ = linear_fit(list(SAMPLES), [seconds[f"samples_{n}"] for n in SAMPLES])
-    emit({
-        "benchmark": "scaling",
-        "threads": 1,
-        "timed_epochs_per_point": epochs * rounds,
-        "seconds_per_epoch": {
-            "samples": {str(n): seconds[f"samples_{n}"] for n in SAMPLES},
-            "latent_dim": {str(d): seconds[f"latent_{d}"] for d in LATENTS},
-            "hidden_dims": {f"{w} {h}": seconds[f"width_{w}"] for w, h in WIDTHS.items()},
-        },
-        "samples_linear_fit": fit_,
-        "linear": fit_["r2"] >= TARGET_R2,
-    })
+    emit(
+        {
+            "benchmark": "scaling",
+            "threads": 1,
+            "timed_epochs_per_point": epochs * rounds,
+            "seconds_per_epoch": {
+                "samples": {str(n): seconds[f"samples_{n}"] for n in SAMPLES},
+                "latent_dim": {str(d): seconds[f"latent_{d}"] for d in LATENTS},
+                "hidden_dims": {f"{w} {h}": seconds[f"width_{w}"] for w, h in WIDTHS.items()},
+            },
+            "samples_linear_fit": fit_,
+            "linear": fit_["r2"] >= TARGET_R2,
+        }
+    )
 
 
 if __name__ == "__main__":

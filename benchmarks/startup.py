@@ -46,8 +46,7 @@ def wall_time(command: list[str]) -> float:
 def to_marker(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Run `command`; return (seconds from launch to its MARKER line, seconds from launch to its exit)."""
     launch = time.time()
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stderr = process.stderr.read()
     process.wait()
     ended = time.time()
@@ -94,16 +93,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         times = measure(2 if args.quick else args.rounds, Path(workdir))
     seconds = {name: median(values, 2) for name, values in times.items()}
-    emit({
-        "benchmark": "startup",
-        "threads": 1,
-        "rounds": len(times["help"]),
-        "run": "aelab-train (defaults) trainer.max_epochs=1 logger=csv",
-        "seconds_median": seconds,
-        "seconds_all": {name: [round(v, 2) for v in values] for name, values in times.items()},
-        "lightning_import_share_of_first_step": round(seconds["import_lightning"] / seconds["first_step"], 3),
-        "first_step_after_lightning_import_s": round(seconds["first_step"] - seconds["import_lightning"], 2),
-    })
+    emit(
+        {
+            "benchmark": "startup",
+            "threads": 1,
+            "rounds": len(times["help"]),
+            "run": "aelab-train (defaults) trainer.max_epochs=1 logger=csv",
+            "seconds_median": seconds,
+            "seconds_all": {name: [round(v, 2) for v in values] for name, values in times.items()},
+            "lightning_import_share_of_first_step": round(seconds["import_lightning"] / seconds["first_step"], 3),
+            "first_step_after_lightning_import_s": round(seconds["first_step"] - seconds["import_lightning"], 2),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     settings = [
-        f"data={args.data}", "trainer=cpu", f"trainer.max_epochs={args.epochs}", "callbacks=none",
-        "trainer.enable_progress_bar=false", "print_config=false", "seed=1,2,3,4",
+        f"data={args.data}",
+        "trainer=cpu",
+        f"trainer.max_epochs={args.epochs}",
+        "callbacks=none",
+        "trainer.enable_progress_bar=false",
+        "print_config=false",
+        "seed=1,2,3,4",
     ]
     times: dict[str, list[float]] = {name: [] for name in LAUNCHERS}
     loads = []
@@ -58,18 +63,23 @@ def main() -> None:
                 times[name].append(sweep(extra, settings, Path(tmp) / f"{name}{repeat}"))
                 loads.append(os.getloadavg()[0])
     median = {name: statistics.median(values) for name, values in times.items()}
-    print(json.dumps({
-        "benchmark": "sweep_launchers",
-        "jobs": 4,
-        "joblib_workers": 2,
-        "threads_per_job": 1,
-        "cpus": os.cpu_count(),
-        "load_average_1min": [round(load, 2) for load in loads],
-        "settings": settings,
-        "wall_s_median": {name: round(t, 2) for name, t in median.items()},
-        "wall_s_all": {name: [round(t, 2) for t in values] for name, values in times.items()},
-        "speedup_joblib": round(median["basic"] / median["joblib"], 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "sweep_launchers",
+                "jobs": 4,
+                "joblib_workers": 2,
+                "threads_per_job": 1,
+                "cpus": os.cpu_count(),
+                "load_average_1min": [round(load, 2) for load in loads],
+                "settings": settings,
+                "wall_s_median": {name: round(t, 2) for name, t in median.items()},
+                "wall_s_all": {name: [round(t, 2) for t in values] for name, values in times.items()},
+                "speedup_joblib": round(median["basic"] / median["joblib"], 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

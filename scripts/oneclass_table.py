@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     epochs = args.epochs or (QUICK["epochs"] if args.quick else None)
     settings = [
-        f"data={args.data}", "model=" + ",".join(args.models),
+        f"data={args.data}",
+        "model=" + ",".join(args.models),
         f"{NORMAL}=choice(" + ",".join(f"[{c}]" for c in args.classes) + ")",
-        "eval.enabled=true", "eval.analyses=[anomaly]",
-        *(["trainer=cpu"] if args.quick else []), *([f"trainer.max_epochs={epochs}"] if epochs else []),
+        "eval.enabled=true",
+        "eval.analyses=[anomaly]",
+        *(["trainer=cpu"] if args.quick else []),
+        *([f"trainer.max_epochs={epochs}"] if epochs else []),
         *args.overrides,
     ]
     jobs = run_sweep(settings, args.out / "runs")

@@ -34,14 +34,17 @@ def plot(table: pd.DataFrame, bits: int, raw_bits: float, path: Path) -> Path:
     x = table[f"compress/bits_{bits} mean"]
     curves = ((f"compress/psnr_{bits}", "autoencoder", "o"), (f"compress/pca_psnr_{bits}", "PCA", "s"))
     for column, label, marker in curves:
-        ax.errorbar(x, table[f"{column} mean"], yerr=table[f"{column} std"].fillna(0), marker=marker, capsize=3,
-                    label=label)
+        ax.errorbar(
+            x, table[f"{column} mean"], yerr=table[f"{column} std"].fillna(0), marker=marker, capsize=3, label=label
+        )
     for xi, yi, latent in zip(x, table[f"compress/psnr_{bits} mean"], table["model.latent_dim"]):
-        ax.annotate(f"d={latent}", (xi, yi), textcoords="offset points", xytext=(0, 6), fontsize="x-small",
-                    ha="center")
+        ax.annotate(f"d={latent}", (xi, yi), textcoords="offset points", xytext=(0, 6), fontsize="x-small", ha="center")
     ax.set_xscale("log", base=2)
-    ax.set(xlabel=f"bits per image (code at {bits} bits per value; raw image {raw_bits:.0f} bits)",
-           ylabel="test PSNR (dB)", title="rate-distortion")
+    ax.set(
+        xlabel=f"bits per image (code at {bits} bits per value; raw image {raw_bits:.0f} bits)",
+        ylabel="test PSNR (dB)",
+        title="rate-distortion",
+    )
     ax.legend()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -62,9 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     latents = args.latents or (QUICK["latents"] if args.quick else LATENTS)
     epochs = args.epochs or (QUICK["epochs"] if args.quick else None)
     settings = [
-        f"data={args.data}", "model.latent_dim=" + ",".join(map(str, latents)),
-        "eval.enabled=true", "eval.analyses=[compression]", f"eval.compression.bits=[{args.bits}]",
-        *(["trainer=cpu"] if args.quick else []), *([f"trainer.max_epochs={epochs}"] if epochs else []),
+        f"data={args.data}",
+        "model.latent_dim=" + ",".join(map(str, latents)),
+        "eval.enabled=true",
+        "eval.analyses=[compression]",
+        f"eval.compression.bits=[{args.bits}]",
+        *(["trainer=cpu"] if args.quick else []),
+        *([f"trainer.max_epochs={epochs}"] if epochs else []),
         *args.overrides,
     ]
     jobs = run_sweep(settings, args.out / "runs")

@@ -48,31 +48,103 @@ class Paper:
 
 MNIST_5K = ("data=mnist_5k",)
 PAPERS = [
-    Paper("kingma2014_vae_mnist", "Kingma & Welling 2014", "Fig. 2 (ELBO curves, N_z=20; no table)",
-          "test/elbo", None, quick=MNIST_5K, quick_epochs=30),
-    Paper("burda2016_vae_mnist", "Burda et al. 2016", "Table 1, VAE k=1, test NLL (nats, k=5000)",
-          "test/nll_iwae", 86.76, quick=(*MNIST_5K, "model.iwae_samples=1000"), quick_epochs=20),
-    Paper("burda2016_iwae_mnist", "Burda et al. 2016", "Table 1, IWAE k=50, test NLL (nats, k=5000)",
-          "test/nll_iwae", 84.78, quick=(*MNIST_5K, "model.iwae_samples=1000"), quick_epochs=10),
-    Paper("vincent2010_dae_mnist", "Vincent et al. 2010 (SdA tutorial)",
-          "test accuracy, 1.3% error after fine-tuning; ours: linear probe on frozen codes",
-          "probe/ae_accuracy", 0.987, "probe/pixels_accuracy", quick=MNIST_5K, quick_epochs=3),
-    Paper("ng_sparse_ae_mnist", "Ng 2011 (UFLDL)", "filters only (no number); ours: linear probe on codes",
-          "probe/ae_accuracy", None, "probe/pixels_accuracy", quick=MNIST_5K, quick_epochs=30),
-    Paper("rifai2011_cae_mnist", "Rifai et al. 2011", "test accuracy, CAE 1.14% error fine-tuned; ours: linear probe",
-          "probe/ae_accuracy", 0.9886, "probe/pixels_accuracy", quick=MNIST_5K, quick_epochs=10),
-    Paper("higgins2017_beta_vae", "Higgins et al. 2017",
-          "dSprites disentanglement metric (not implemented); ours: ELBO",
-          "test/elbo", None, data="mnist_5k stand-in for dSprites", quick_epochs=20),
-    Paper("vandenoord2017_vqvae_cifar10", "van den Oord et al. 2017",
-          "Table 1, 4.67 bits/dim; ours: MSE (not comparable)",
-          "test/mse", None, data="CIFAR-10", quick_epochs=5, needs="cifar-10-batches-py"),
-    Paper("ruff2018_oneclass_mnist", "Ruff et al. 2018", "Table 1, DCAE, AUROC mean over the 10 normal digits",
-          "anomaly/auroc", 0.8965, "anomaly/pca_auroc", quick=("data.test_only=true",), quick_epochs=60),
-    Paper("malhotra2016_encdec_ad_ecg", "Malhotra et al. 2016 (EncDec-AD)",
-          "ECG5000 AUROC; reference: PCA detector (README benchmark), not the paper's data",
-          "test/auroc", 0.9930, "test/auroc_pca", data="ECG5000", quick_epochs=150,
-          extra=("callbacks=default",)),  # series AUROC comes from the series_scores callback
+    Paper(
+        "kingma2014_vae_mnist",
+        "Kingma & Welling 2014",
+        "Fig. 2 (ELBO curves, N_z=20; no table)",
+        "test/elbo",
+        None,
+        quick=MNIST_5K,
+        quick_epochs=30,
+    ),
+    Paper(
+        "burda2016_vae_mnist",
+        "Burda et al. 2016",
+        "Table 1, VAE k=1, test NLL (nats, k=5000)",
+        "test/nll_iwae",
+        86.76,
+        quick=(*MNIST_5K, "model.iwae_samples=1000"),
+        quick_epochs=20,
+    ),
+    Paper(
+        "burda2016_iwae_mnist",
+        "Burda et al. 2016",
+        "Table 1, IWAE k=50, test NLL (nats, k=5000)",
+        "test/nll_iwae",
+        84.78,
+        quick=(*MNIST_5K, "model.iwae_samples=1000"),
+        quick_epochs=10,
+    ),
+    Paper(
+        "vincent2010_dae_mnist",
+        "Vincent et al. 2010 (SdA tutorial)",
+        "test accuracy, 1.3% error after fine-tuning; ours: linear probe on frozen codes",
+        "probe/ae_accuracy",
+        0.987,
+        "probe/pixels_accuracy",
+        quick=MNIST_5K,
+        quick_epochs=3,
+    ),
+    Paper(
+        "ng_sparse_ae_mnist",
+        "Ng 2011 (UFLDL)",
+        "filters only (no number); ours: linear probe on codes",
+        "probe/ae_accuracy",
+        None,
+        "probe/pixels_accuracy",
+        quick=MNIST_5K,
+        quick_epochs=30,
+    ),
+    Paper(
+        "rifai2011_cae_mnist",
+        "Rifai et al. 2011",
+        "test accuracy, CAE 1.14% error fine-tuned; ours: linear probe",
+        "probe/ae_accuracy",
+        0.9886,
+        "probe/pixels_accuracy",
+        quick=MNIST_5K,
+        quick_epochs=10,
+    ),
+    Paper(
+        "higgins2017_beta_vae",
+        "Higgins et al. 2017",
+        "dSprites disentanglement metric (not implemented); ours: ELBO",
+        "test/elbo",
+        None,
+        data="mnist_5k stand-in for dSprites",
+        quick_epochs=20,
+    ),
+    Paper(
+        "vandenoord2017_vqvae_cifar10",
+        "van den Oord et al. 2017",
+        "Table 1, 4.67 bits/dim; ours: MSE (not comparable)",
+        "test/mse",
+        None,
+        data="CIFAR-10",
+        quick_epochs=5,
+        needs="cifar-10-batches-py",
+    ),
+    Paper(
+        "ruff2018_oneclass_mnist",
+        "Ruff et al. 2018",
+        "Table 1, DCAE, AUROC mean over the 10 normal digits",
+        "anomaly/auroc",
+        0.8965,
+        "anomaly/pca_auroc",
+        quick=("data.test_only=true",),
+        quick_epochs=60,
+    ),
+    Paper(
+        "malhotra2016_encdec_ad_ecg",
+        "Malhotra et al. 2016 (EncDec-AD)",
+        "ECG5000 AUROC; reference: PCA detector (README benchmark), not the paper's data",
+        "test/auroc",
+        0.9930,
+        "test/auroc_pca",
+        data="ECG5000",
+        quick_epochs=150,
+        extra=("callbacks=default",),
+    ),  # series AUROC comes from the series_scores callback
 ]
 BY_NAME = {paper.experiment: paper for paper in PAPERS}
 
@@ -135,12 +207,17 @@ def run(paper: Paper, quick: bool, out: Path, more: list[str]) -> dict:
     baseline = done[paper.baseline].astype(float) if paper.baseline in done else None
     config = OmegaConf.load(Path(done.job.iloc[0]) / ".hydra" / "config.yaml") if len(done) else None
     result = {
-        "experiment": paper.experiment, "mode": "quick" if quick else "full", "jobs": len(done),
+        "experiment": paper.experiment,
+        "mode": "quick" if quick else "full",
+        "jobs": len(done),
         "ours": None if scores is None else float(scores.mean()),
         "baseline": None if baseline is None else float(baseline.mean()),
         "data": quick_data(paper, settings),
-        "epochs": config.trainer.max_epochs if config else "–", "hardware": hardware(), "overrides": [*settings, *more],
-        "minutes": round((time.perf_counter() - start) / 60, 1), "date": time.strftime("%Y-%m-%d"),
+        "epochs": config.trainer.max_epochs if config else "–",
+        "hardware": hardware(),
+        "overrides": [*settings, *more],
+        "minutes": round((time.perf_counter() - start) / 60, 1),
+        "date": time.strftime("%Y-%m-%d"),
     }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "result.json").write_text(json.dumps(result, indent=2))
@@ -160,8 +237,10 @@ def row(paper: Paper, result: dict | None) -> str:
         ours, reference = result["ours"], paper.reference
         gap = "–" if ours is None or reference is None else f"{ours - reference:+.3g}"
         label = "**quick**, not the paper's setting" if result["mode"] == "quick" else "full"
-        setting = (f"{label}; {result['data']}; {result['epochs']} epochs; {result['jobs']} run(s); "
-                   f"{result['hardware']}; {result['minutes']} min")
+        setting = (
+            f"{label}; {result['data']}; {result['epochs']} epochs; {result['jobs']} run(s); "
+            f"{result['hardware']}; {result['minutes']} min"
+        )
         cells = [number(reference), number(ours), number(result["baseline"]), setting, gap]
     name = f"{paper.paper} (`experiment={paper.experiment}`)"
     return "| " + " | ".join([name, f"{paper.target}: `{paper.metric}`", *cells]) + " |"
@@ -196,8 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     """Run the chosen experiments one after another, then write REPRODUCTION.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="minutes on a CPU, on the data available offline")
-    parser.add_argument("--only", nargs="+", choices=list(BY_NAME), default=list(BY_NAME), metavar="NAME",
-                        help="experiments to run (default: all)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(BY_NAME),
+        default=list(BY_NAME),
+        metavar="NAME",
+        help="experiments to run (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "logs" / "reproduce")
     parser.add_argument("overrides", nargs="*", help="more aelab-train overrides for every run, after --")
     args = parser.parse_args(argv)

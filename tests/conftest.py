@@ -83,8 +83,14 @@ def loss_falls(compose):
         model = build_model(cfg, datamodule)
         before = first_batch_loss(model, datamodule)
         trainer = pl.Trainer(
-            accelerator="cpu", max_steps=steps, limit_val_batches=2, num_sanity_val_steps=0, logger=False,
-            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            accelerator="cpu",
+            max_steps=steps,
+            limit_val_batches=2,
+            num_sanity_val_steps=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
         )
         trainer.fit(model, datamodule=datamodule)
         after = first_batch_loss(model, datamodule)

@@ -18,8 +18,16 @@ from aelab.utils.errors import UserError, find_user_error
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 VARIANTS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.stem.startswith("_"))
 # Whole epochs of digits (21 batches each), so the figures mean something; quiet and on the CPU.
-FIT = ["data=digits", "trainer=cpu", "trainer.enable_progress_bar=false", "callbacks=none", "print_config=false",
-       "trainer.max_epochs=10", "model.latent_dim=16", "eval.enabled=true"]
+FIT = [
+    "data=digits",
+    "trainer=cpu",
+    "trainer.enable_progress_bar=false",
+    "callbacks=none",
+    "print_config=false",
+    "trainer.max_epochs=10",
+    "model.latent_dim=16",
+    "eval.enabled=true",
+]
 QUICK = ["trainer.max_epochs=2", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2"]
 DIGITS_TEST = 360  # 36 test images per class
 GRID_CELL = 8 + 2  # an 8x8 digit and make_grid's padding of 2
@@ -51,8 +59,15 @@ def grid_size(rows: int, columns: int) -> tuple[int, int]:
 
 def test_linear_autoencoder_reaches_pca_on_the_training_split(run):
     # A larger step than the default: 8x8 inputs need larger weights than 28x28 ones (see configs/net/linear.yaml).
-    _, metrics = run("linear", "net=linear", "model.latent_dim=10", "optimizer.lr=0.02", "scheduler=cosine",
-                     "trainer.max_epochs=60", "eval.analyses=[reconstruction]")
+    _, metrics = run(
+        "linear",
+        "net=linear",
+        "model.latent_dim=10",
+        "optimizer.lr=0.02",
+        "scheduler=cosine",
+        "trainer.max_epochs=60",
+        "eval.analyses=[reconstruction]",
+    )
     assert metrics["recon/pca_components"] == 10
     # PCA is the optimum of a linear map on its training data: within 1%, and never clearly below it.
     assert 0.999 < metrics["recon/train_pca_ratio"] < 1.01
@@ -147,8 +162,7 @@ def test_vae_generation_bounds_and_pictures(run):
     # The IWAE bound is at least as tight as the ELBO, and bits/dim is the same number in another unit.
     assert metrics["gen/nll_iwae"] <= metrics["gen/nll_elbo"] + 0.05
     assert metrics["gen/bits_per_dim"] == pytest.approx(metrics["gen/nll_iwae"] / (64 * math.log(2)))
-    sizes = {"samples.png": grid_size(8, 8), "interpolations.png": grid_size(4, 10),
-             "traversals.png": grid_size(8, 10)}
+    sizes = {"samples.png": grid_size(8, 8), "interpolations.png": grid_size(4, 10), "traversals.png": grid_size(8, 10)}
     for name, size in sizes.items():
         with Image.open(folder / "analyses" / name) as image:
             assert image.format == "PNG" and image.size == size, name
@@ -183,8 +197,14 @@ def test_an_analysis_that_does_not_apply_stops_training_before_it_starts(compose
 def test_eval_command_line_writes_the_chosen_analyses(run, tmp_path):
     folder, trained = run("ae", "eval.analyses=all")
     checkpoint = next((folder / "checkpoints").glob("epoch_*.ckpt"))
-    result = run_cli("aelab-eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path / 'eval'}",
-                     "trainer.enable_progress_bar=false", "eval.analyses=[reconstruction,codes]", cwd=tmp_path)
+    result = run_cli(
+        "aelab-eval",
+        f"ckpt_path={checkpoint}",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        "trainer.enable_progress_bar=false",
+        "eval.analyses=[reconstruction,codes]",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     for key in ("test/mse", "recon/mse", "recon/pca_mse", "recon/pca_ratio", "codes/count"):

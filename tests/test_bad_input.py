@@ -14,8 +14,13 @@ import torch
 from conftest import run_cli
 
 FAST = [
-    "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
-    "+trainer.limit_test_batches=1", "trainer.enable_progress_bar=false", "callbacks=none", "print_config=false",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=2",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks=none",
+    "print_config=false",
 ]
 TINY = ["model.latent_dim=4", "net.hidden_dims=[16]"]
 
@@ -26,13 +31,22 @@ ROWS = {
     "unknown_data": ("aelab-train", ["data=nope"], ["There is no data=nope", "digits"]),
     "unknown_key": ("aelab-train", ["model.latnt_dim=4"], ["There is no setting model.latnt_dim", "--cfg job"]),
     "override_syntax": ("aelab-train", ["model.latent_dim=["], ["Cannot read the override", "quote"]),
-    "unknown_option_in_multirun": ("aelab-train", ["-m", "net=nope", "hydra.sweep.dir={files}/sweep"],
-                                   ["There is no net=nope", "conv1d"]),
+    "unknown_option_in_multirun": (
+        "aelab-train",
+        ["-m", "net=nope", "hydra.sweep.dir={files}/sweep"],
+        ["There is no net=nope", "conv1d"],
+    ),
     "several_values_without_multirun": ("aelab-train", ["model.latent_dim=4,8"], ["lists several values", "-m"]),
-    "output_folder_not_writable": ("aelab-train", ["hydra.run.dir=/proc/nope"],
-                                   ["Cannot write the output folder /proc/nope", "hydra.run.dir="]),
-    "output_folder_under_a_file": ("aelab-train", ["hydra.run.dir={files}/plain.ckpt/run"],
-                                   ["Cannot write the output folder", "not a directory"]),
+    "output_folder_not_writable": (
+        "aelab-train",
+        ["hydra.run.dir=/proc/nope"],
+        ["Cannot write the output folder /proc/nope", "hydra.run.dir="],
+    ),
+    "output_folder_under_a_file": (
+        "aelab-train",
+        ["hydra.run.dir={files}/plain.ckpt/run"],
+        ["Cannot write the output folder", "not a directory"],
+    ),
     "latent_not_a_number": ("aelab-train", ["model.latent_dim=abc"], ["model.latent_dim=abc", "whole number"]),
     "max_epochs_not_a_number": ("aelab-train", ["trainer.max_epochs=x"], ["trainer.max_epochs=x", "whole number"]),
     "zero_latent": ("aelab-train", ["model.latent_dim=0"], ["model.latent_dim", "positive"]),
@@ -44,20 +58,35 @@ ROWS = {
     "npy_damaged": ("aelab-train", ["data=npy", "data.path={files}/damaged.npy"], ["not a readable .npy"]),
     "npy_with_nan": ("aelab-train", ["data=npy", "data.path={files}/nan.npy"], ["NaN or infinite", "clean"]),
     "required_value_missing": ("aelab-train", ["data=npy"], ["data.path has no value", "data.path="]),
-    "csv_with_missing_values": ("aelab-train", ["data=csv", "data.train={files}/gap.csv", "data.value_columns=[v]"],
-                                ["missing values", "data.missing=interpolate"]),
-    "test_stride_longer_than_window": ("aelab-train", ["data=synthetic_ts", "data.test_stride=100"],
-                                       ["data.test_stride=100 is longer than data.window", "at most the window"]),
-    "csv_with_infinity": ("aelab-train", ["data=csv", "data.train={files}/inf.csv", "data.value_columns=[v]"],
-                          ["infinite values", "clean"]),
+    "csv_with_missing_values": (
+        "aelab-train",
+        ["data=csv", "data.train={files}/gap.csv", "data.value_columns=[v]"],
+        ["missing values", "data.missing=interpolate"],
+    ),
+    "test_stride_longer_than_window": (
+        "aelab-train",
+        ["data=synthetic_ts", "data.test_stride=100"],
+        ["data.test_stride=100 is longer than data.window", "at most the window"],
+    ),
+    "csv_with_infinity": (
+        "aelab-train",
+        ["data=csv", "data.train={files}/inf.csv", "data.value_columns=[v]"],
+        ["infinite values", "clean"],
+    ),
     "ckpt_path_missing": ("aelab-train", ["ckpt_path={files}/none.ckpt"], ["does not exist", "ckpt_path=last"]),
     "ckpt_not_a_checkpoint": ("aelab-train", ["ckpt_path={files}/junk.ckpt"], ["not a readable checkpoint"]),
     "ckpt_not_from_aelab": ("aelab-eval", ["ckpt_path={files}/plain.ckpt"], ["not written by aelab-train"]),
-    "ckpt_of_another_variant": ("aelab-train", ["model=vae", *TINY, "ckpt_path={ckpt}"],
-                                ["holds another model", "model AE (this run: VAE)", "leave out ckpt_path"]),
+    "ckpt_of_another_variant": (
+        "aelab-train",
+        ["model=vae", *TINY, "ckpt_path={ckpt}"],
+        ["holds another model", "model AE (this run: VAE)", "leave out ckpt_path"],
+    ),
     "eval_without_ckpt_path": ("aelab-eval", [], ["ckpt_path has no value"]),
-    "eval_on_data_of_another_shape": ("aelab-eval", ["ckpt_path={ckpt}", "data=synthetic_ts"],
-                                      ["inputs of shape [1, 8, 8]", "[64, 1]"]),
+    "eval_on_data_of_another_shape": (
+        "aelab-eval",
+        ["ckpt_path={ckpt}", "data=synthetic_ts"],
+        ["inputs of shape [1, 8, 8]", "[64, 1]"],
+    ),
     "detect_with_an_image_checkpoint": ("aelab-detect", ["ckpt_path={ckpt}"], ["not trained on series", "aelab-eval"]),
 }
 
@@ -85,8 +114,16 @@ def files(tmp_path_factory) -> Path:
 def ckpt(tmp_path_factory, data_dir) -> Path:
     """One tiny trained autoencoder, shared by the checkpoint rows."""
     run = tmp_path_factory.mktemp("trained")
-    result = run_cli("aelab-train", "data=digits", *FAST, "callbacks=default", *TINY, f"paths.data_dir={data_dir}",
-                     f"hydra.run.dir={run}", cwd=run)
+    result = run_cli(
+        "aelab-train",
+        "data=digits",
+        *FAST,
+        "callbacks=default",
+        *TINY,
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={run}",
+        cwd=run,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return run / "checkpoints" / "last.ckpt"
 
@@ -124,6 +161,7 @@ def test_bad_input_ends_in_one_sentence(row, tmp_path, data_dir, request):
 
 
 def test_full_error_shows_the_traceback(tmp_path, data_dir):
-    result = run_cli(*command_line("aelab-train", ["model=nope"], tmp_path, data_dir), cwd=tmp_path,
-                     env={"HYDRA_FULL_ERROR": "1"})
+    result = run_cli(
+        *command_line("aelab-train", ["model=nope"], tmp_path, data_dir), cwd=tmp_path, env={"HYDRA_FULL_ERROR": "1"}
+    )
     assert result.returncode != 0 and "Traceback" in result.stderr

@@ -8,8 +8,11 @@ from conftest import run_cli
 from formats import write_mnist
 
 FAST = [
-    "trainer.max_epochs=1", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2",
-    "trainer.enable_progress_bar=false", "print_config=false",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=4",
+    "+trainer.limit_val_batches=2",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
 ]
 
 
@@ -20,14 +23,20 @@ def test_help_answers_without_importing_lightning(tmp_path):
 
 def test_train_then_eval_report_the_same_test_metrics(tmp_path):
     run = tmp_path / "run"
-    train = run_cli("aelab-train", "data=digits", "net=conv", "optimizer=sgd", *FAST, f"hydra.run.dir={run}",
-                    cwd=tmp_path)
+    train = run_cli(
+        "aelab-train", "data=digits", "net=conv", "optimizer=sgd", *FAST, f"hydra.run.dir={run}", cwd=tmp_path
+    )
     assert train.returncode == 0, train.stderr[-2000:]
     trained = json.loads((run / "metrics.json").read_text())
     best = next((run / "checkpoints").glob("epoch_*.ckpt"))
     evaluated_dir = tmp_path / "eval"
-    result = run_cli("aelab-eval", f"ckpt_path={best}", f"hydra.run.dir={evaluated_dir}",
-                     "trainer.enable_progress_bar=false", cwd=tmp_path)
+    result = run_cli(
+        "aelab-eval",
+        f"ckpt_path={best}",
+        f"hydra.run.dir={evaluated_dir}",
+        "trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     evaluated = json.loads((evaluated_dir / "metrics.json").read_text())
     for key in ("test/mse", "test/psnr", "test/ssim", "test/loss"):
@@ -36,15 +45,29 @@ def test_train_then_eval_report_the_same_test_metrics(tmp_path):
 
 def test_mnist_files_placed_in_a_folder(tmp_path):
     write_mnist(tmp_path / "files" / "MNIST" / "raw", n_train=100, n_test=30, gz=True)
-    result = run_cli("aelab-train", "data=mnist", f"data.root={tmp_path / 'files'}", "data.download=false",
-                     "net=conv", *FAST, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli(
+        "aelab-train",
+        "data=mnist",
+        f"data.root={tmp_path / 'files'}",
+        "data.download=false",
+        "net=conv",
+        *FAST,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/mse"] > 0
 
 
 def test_missing_download_is_one_sentence_and_a_nonzero_exit(tmp_path):
-    result = run_cli("aelab-train", "data=mnist", f"data.root={tmp_path / 'empty'}", "data.download=false",
-                     f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = run_cli(
+        "aelab-train",
+        "data=mnist",
+        f"data.root={tmp_path / 'empty'}",
+        "data.download=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]

@@ -34,8 +34,23 @@ def test_defaults_list_order():
     names = [next(iter(d)) if not isinstance(d, str) else d for d in defaults]
     names = [n.removeprefix("optional ") for n in names]
     assert names == [
-        "_self_", "loss", "data", "model", "net", "optimizer", "scheduler", "trainer", "logger",
-        "callbacks", "eval", "paths", "hydra", "experiment", "hparams_search", "debug", "local",
+        "_self_",
+        "loss",
+        "data",
+        "model",
+        "net",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "logger",
+        "callbacks",
+        "eval",
+        "paths",
+        "hydra",
+        "experiment",
+        "hparams_search",
+        "debug",
+        "local",
     ]
 
 

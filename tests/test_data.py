@@ -38,12 +38,13 @@ def test_index_batches_cover_every_sample_once_in_a_new_order_each_epoch():
 
 def test_index_batches_scale_uint8_to_unit_floats():
     x = torch.tensor([[0, 255]], dtype=torch.uint8)
-    (batch, _), = list(IndexBatches(x, torch.zeros(1), batch_size=4))
+    ((batch, _),) = list(IndexBatches(x, torch.zeros(1), batch_size=4))
     assert batch.dtype == torch.float32 and batch.tolist() == [[0.0, 1.0]]
 
 
-@pytest.mark.parametrize(("module", "shape", "n_test"), [(DigitsDataModule, [1, 8, 8], 360),
-                                                         (MNIST5kDataModule, [1, 28, 28], 1000)])
+@pytest.mark.parametrize(
+    ("module", "shape", "n_test"), [(DigitsDataModule, [1, 8, 8], 360), (MNIST5kDataModule, [1, 28, 28], 1000)]
+)
 def test_embedded_data_splits(module, shape, n_test, data_dir):
     a, b = module(root=str(data_dir), seed=1), module(root=str(data_dir), seed=2)
     a.setup(), b.setup()
@@ -110,7 +111,7 @@ def test_real_mnist_test_files(tmp_path):
     labels = torch.cat([datamodule.train_y, datamodule.val_y, datamodule.test_y])
     assert torch.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     with gzip.open(SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz") as f:
-        first = np.frombuffer(f.read()[16:16 + 784], dtype=np.uint8)
+        first = np.frombuffer(f.read()[16 : 16 + 784], dtype=np.uint8)
     assert first.sum() > 0
 
 
@@ -132,8 +133,12 @@ def test_npy_standardised_from_train_split_only(tmp_path):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "x.npy", rng.normal(5, 2, size=(100, 6)).astype(np.float32))
     np.save(tmp_path / "test.npy", rng.normal(50, 2, size=(20, 6)).astype(np.float32))
-    datamodule = NpyDataModule(path=str(tmp_path / "x.npy"), test_path=str(tmp_path / "test.npy"),
-                               standardize=True, output_activation="identity")
+    datamodule = NpyDataModule(
+        path=str(tmp_path / "x.npy"),
+        test_path=str(tmp_path / "test.npy"),
+        standardize=True,
+        output_activation="identity",
+    )
     datamodule.setup()
     pool = torch.cat([datamodule.train_x, datamodule.val_x])
     assert pool.mean().abs() < 1e-5 and datamodule.test_x.mean() > 10  # no statistics from the test file

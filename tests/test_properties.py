@@ -116,35 +116,61 @@ def round_trip(net, shape: tuple[int, ...], latent: int) -> tuple[int, ...]:
 
 
 @FEW
-@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=3), hidden=st.lists(st.integers(1, 16), max_size=2),
-       latent=st.integers(1, 8))
+@given(
+    shape=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    hidden=st.lists(st.integers(1, 16), max_size=2),
+    latent=st.integers(1, 8),
+)
 def test_mlp_reconstructs_any_shape(shape, hidden, latent):
     assert round_trip(MLP(shape, hidden_dims=hidden), tuple(shape), latent) == (2, *shape)
 
 
 @FEW
-@given(channels=st.integers(1, 3), height=st.integers(5, 33), width=st.integers(5, 33),
-       widths=st.lists(st.integers(1, 6), min_size=1, max_size=3), min_size=st.integers(1, 4),
-       latent=st.integers(1, 8))
+@given(
+    channels=st.integers(1, 3),
+    height=st.integers(5, 33),
+    width=st.integers(5, 33),
+    widths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    min_size=st.integers(1, 4),
+    latent=st.integers(1, 8),
+)
 def test_conv_reconstructs_odd_and_even_image_sizes(channels, height, width, widths, min_size, latent):
     shape = (channels, height, width)
     assert round_trip(Conv(shape, channels=widths, min_size=min_size), shape, latent) == (2, *shape)
 
 
 @FEW
-@given(window=st.integers(5, 70), channels=st.integers(1, 3), kernel=st.sampled_from([1, 3, 5]),
-       widths=st.lists(st.integers(1, 6), min_size=1, max_size=3), latent=st.integers(1, 8))
+@given(
+    window=st.integers(5, 70),
+    channels=st.integers(1, 3),
+    kernel=st.sampled_from([1, 3, 5]),
+    widths=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    latent=st.integers(1, 8),
+)
 def test_conv1d_reconstructs_any_window(window, channels, kernel, widths, latent):
     shape = (window, channels)
     assert round_trip(TemporalConv(shape, channels=widths, kernel_size=kernel), shape, latent) == (2, *shape)
 
 
 @FEW
-@given(rnn=st.sampled_from([LSTM, GRU]), window=st.integers(2, 20), channels=st.integers(1, 3),
-       hidden=st.integers(1, 8), layers=st.integers(1, 2), bidirectional=st.booleans(),
-       decoder_input=st.sampled_from(["latent", "reverse"]), latent=st.integers(1, 8))
-def test_recurrent_nets_reconstruct_any_window(rnn, window, channels, hidden, layers, bidirectional, decoder_input,
-                                               latent):
-    net = rnn((window, channels), hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
-              decoder_input=decoder_input)
+@given(
+    rnn=st.sampled_from([LSTM, GRU]),
+    window=st.integers(2, 20),
+    channels=st.integers(1, 3),
+    hidden=st.integers(1, 8),
+    layers=st.integers(1, 2),
+    bidirectional=st.booleans(),
+    decoder_input=st.sampled_from(["latent", "reverse"]),
+    latent=st.integers(1, 8),
+)
+def test_recurrent_nets_reconstruct_any_window(
+    rnn, window, channels, hidden, layers, bidirectional, decoder_input, latent
+):
+    net = rnn(
+        (window, channels),
+        hidden_size=hidden,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        decoder_input=decoder_input,
+    )
     assert round_trip(net, (window, channels), latent) == (2, window, channels)

@@ -12,15 +12,28 @@ from pathlib import Path
 import torch
 from conftest import BIN, run_cli
 
-RUN = ["data=digits", "trainer=cpu", "trainer.deterministic=true", "trainer.enable_progress_bar=false",
-       "print_config=false", "callbacks=none", "data.batch_size=32"]
+RUN = [
+    "data=digits",
+    "trainer=cpu",
+    "trainer.deterministic=true",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
+    "callbacks=none",
+    "data.batch_size=32",
+]
 
 
 def start(run: Path, *overrides: str) -> subprocess.Popen:
     """Start aelab-train in the background, writing into `run`."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([str(BIN / "aelab-train"), *RUN, *overrides, f"hydra.run.dir={run}"], cwd=run.parent,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(BIN / "aelab-train"), *RUN, *overrides, f"hydra.run.dir={run}"],
+        cwd=run.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_epoch(checkpoint: Path, epoch: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -70,8 +83,17 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tmp_path):
 
 def test_a_diverging_loss_stops_with_the_step_and_the_term(tmp_path):
     run = tmp_path / "run"
-    result = run_cli("aelab-train", *RUN, "loss=mse", "data.output_activation=identity", "optimizer=sgd",
-                     "optimizer.lr=1e4", "trainer.max_epochs=3", f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_cli(
+        "aelab-train",
+        *RUN,
+        "loss=mse",
+        "data.output_activation=identity",
+        "optimizer=sgd",
+        "optimizer.lr=1e4",
+        "trainer.max_epochs=3",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "The loss became" in result.stderr and "in the recon term" in result.stderr
     assert "gradient_clip_val" in result.stderr

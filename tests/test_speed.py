@@ -28,8 +28,14 @@ def test_running_sums_give_the_mean_over_samples_with_unequal_batches():
 
 
 def test_training_metrics_reach_loggers_monitors_and_every_epoch(compose, tmp_path):
-    cfg = compose("data=digits", "trainer.max_epochs=3", "trainer.log_every_n_steps=2",
-                  "callbacks=default", "callbacks.model_checkpoint.monitor=train/loss", "test=false")
+    cfg = compose(
+        "data=digits",
+        "trainer.max_epochs=3",
+        "trainer.log_every_n_steps=2",
+        "callbacks=default",
+        "callbacks.model_checkpoint.monitor=train/loss",
+        "test=false",
+    )
     metrics = aelab.train(cfg)
     assert metrics["train/loss"] > 0 and metrics["train/recon"] == pytest.approx(metrics["train/loss"])
     assert "train/loss_best" in metrics  # the checkpoint callback could monitor a training metric
@@ -41,8 +47,14 @@ def test_training_metrics_reach_loggers_monitors_and_every_epoch(compose, tmp_pa
 
 
 def test_a_nan_between_logging_steps_is_caught_at_the_epoch_end(compose):
-    cfg = compose("data=digits", "loss=mse", "data.output_activation=identity", "optimizer=sgd",
-                  "optimizer.lr=1e4", "trainer.log_every_n_steps=1000")
+    cfg = compose(
+        "data=digits",
+        "loss=mse",
+        "data.output_activation=identity",
+        "optimizer=sgd",
+        "optimizer.lr=1e4",
+        "trainer.log_every_n_steps=1000",
+    )
     with pytest.raises(Exception) as raised:
         aelab.train(cfg)
     assert "by the end of epoch 0" in str(raised.value) and "in the recon term" in str(raised.value)

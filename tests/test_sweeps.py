@@ -15,15 +15,29 @@ from aelab.data.batches import IndexBatches
 
 # Scaled down hard: each job is a few batches of the embedded digits.
 FAST = [
-    "data=digits", "trainer.max_epochs=1", "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=1",
-    "+trainer.limit_test_batches=1", "callbacks=none", "trainer.enable_progress_bar=false", "print_config=false",
+    "data=digits",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=3",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=1",
+    "callbacks=none",
+    "trainer.enable_progress_bar=false",
+    "print_config=false",
 ]
 
 
 def multirun(tmp_path: Path, *overrides: str, env: dict | None = None, timeout: int = 300):
     """Run `aelab-train -m` in tmp_path; return the result and the job folders of its one sweep folder."""
-    result = run_cli("aelab-train", "-m", *FAST, f"paths.log_dir={tmp_path / 'logs'}", *overrides,
-                     cwd=tmp_path, env=env, timeout=timeout)
+    result = run_cli(
+        "aelab-train",
+        "-m",
+        *FAST,
+        f"paths.log_dir={tmp_path / 'logs'}",
+        *overrides,
+        cwd=tmp_path,
+        env=env,
+        timeout=timeout,
+    )
     sweeps = sorted((tmp_path / "logs" / "train" / "multiruns").iterdir())
     assert len(sweeps) == 1, f"expected one sweep folder, found {sweeps}\n{result.stderr[-3000:]}"
     jobs = sorted((p for p in sweeps[0].iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
@@ -122,13 +136,28 @@ def test_optuna_sqlite_study_resumes_by_name_and_a_new_sweep_starts_a_new_study(
     storage = f"sqlite:///{database}"
     common = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}"]
     for n_trials, total in ((3, 3), (1, 4)):
-        result = run_cli("aelab-train", "-m", *FAST, f"paths.log_dir={tmp_path / 'logs' / str(total)}", *common,
-                         "hydra.sweeper.study_name=ae_search", f"hydra.sweeper.n_trials={n_trials}", cwd=tmp_path)
+        result = run_cli(
+            "aelab-train",
+            "-m",
+            *FAST,
+            f"paths.log_dir={tmp_path / 'logs' / str(total)}",
+            *common,
+            "hydra.sweeper.study_name=ae_search",
+            f"hydra.sweeper.n_trials={n_trials}",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         study = optuna.load_study(study_name="ae_search", storage=storage)
         assert len(study.get_trials(states=[optuna.trial.TrialState.COMPLETE])) == total
-    result = run_cli("aelab-train", "-m", *FAST, f"paths.log_dir={tmp_path / 'logs' / 'new'}", *common,
-                     "hydra.sweeper.n_trials=1", cwd=tmp_path)
+    result = run_cli(
+        "aelab-train",
+        "-m",
+        *FAST,
+        f"paths.log_dir={tmp_path / 'logs' / 'new'}",
+        *common,
+        "hydra.sweeper.n_trials=1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(optuna.get_all_study_summaries(storage)) == 2
 
@@ -164,8 +193,9 @@ def test_ddp_single_run_writes_one_folder_once(tmp_path):
 
 @pytest.mark.slow
 def test_joblib_refuses_ddp_in_one_sentence_instead_of_hanging(tmp_path):
-    result, jobs = multirun(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=1", "trainer=ddp_cpu",
-                            "seed=1", timeout=120)
+    result, jobs = multirun(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=1", "trainer=ddp_cpu", "seed=1", timeout=120
+    )
     assert result.returncode == 1
     error = json.loads((jobs[0] / "failure.json").read_text())["error"]
     assert "hydra/launcher=joblib" in error and "basic launcher" in error
@@ -222,9 +252,13 @@ SUBMITIT = "hydra_plugins.hydra_submitit_launcher"  # the optional `slurm` extra
 
 @pytest.mark.parametrize(
     "launcher, target, plugin",
-    [("basic", "BasicLauncher", "hydra"), ("joblib", "JoblibLauncher", "hydra_plugins.hydra_joblib_launcher"),
-     ("submitit_local", "LocalLauncher", SUBMITIT), ("submitit_slurm", "SlurmLauncher", SUBMITIT),
-     ("slurm", "SlurmLauncher", SUBMITIT)],
+    [
+        ("basic", "BasicLauncher", "hydra"),
+        ("joblib", "JoblibLauncher", "hydra_plugins.hydra_joblib_launcher"),
+        ("submitit_local", "LocalLauncher", SUBMITIT),
+        ("submitit_slurm", "SlurmLauncher", SUBMITIT),
+        ("slurm", "SlurmLauncher", SUBMITIT),
+    ],
 )
 def test_launchers_compose(compose, launcher, target, plugin):
     pytest.importorskip(plugin)

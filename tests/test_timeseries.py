@@ -30,10 +30,12 @@ def segments(labels: np.ndarray) -> list[tuple[int, int]]:
 
 def write_series_csv(path, length: int, seed: int, anomalies: int = 0, **columns) -> pd.DataFrame:
     """Write a two-channel synthetic series with a time and a label column; extra columns override."""
-    values, labels = synthetic_series(length, channels=2, seed=0, part="test" if anomalies else "train",
-                                      num_anomalies=anomalies)
-    table = pd.DataFrame({"time": np.arange(length) + seed * length, "a": values[:, 0], "b": values[:, 1],
-                          "label": labels, **columns})
+    values, labels = synthetic_series(
+        length, channels=2, seed=0, part="test" if anomalies else "train", num_anomalies=anomalies
+    )
+    table = pd.DataFrame(
+        {"time": np.arange(length) + seed * length, "a": values[:, 0], "b": values[:, 1], "label": labels, **columns}
+    )
     table.to_csv(path, index=False)
     return table
 
@@ -95,8 +97,16 @@ def test_normalisation_sees_only_the_training_split(tmp_path):
     write_series_csv(tmp_path / "test.csv", 400, seed=1, a=np.full(400, 1000.0))
 
     def module(test: str) -> CSVSeriesDataModule:
-        datamodule = CSVSeriesDataModule(train=str(tmp_path / "train.csv"), test=test, value_columns=["a", "b"],
-                                         label_column="label", window=20, stride=5, shape=[20, 2], val_fraction=0.2)
+        datamodule = CSVSeriesDataModule(
+            train=str(tmp_path / "train.csv"),
+            test=test,
+            value_columns=["a", "b"],
+            label_column="label",
+            window=20,
+            stride=5,
+            shape=[20, 2],
+            val_fraction=0.2,
+        )
         datamodule.setup("fit")
         return datamodule
 
@@ -132,8 +142,16 @@ def test_each_net_learns_the_synthetic_series(loss_falls, net):
 
 
 def test_lstm_options_encdec_ad_and_bidirectional(loss_falls):
-    loss_falls("data=synthetic_ts", "net=lstm", "net.decoder_input=reverse", "net.bidirectional=true",
-               "net.num_layers=2", "data.window=32", "data.stride=8", steps=50)
+    loss_falls(
+        "data=synthetic_ts",
+        "net=lstm",
+        "net.decoder_input=reverse",
+        "net.bidirectional=true",
+        "net.num_layers=2",
+        "data.window=32",
+        "data.stride=8",
+        steps=50,
+    )
 
 
 @pytest.mark.parametrize("model", ["vae", "denoising_ae"])
@@ -176,8 +194,14 @@ def test_short_lstm_run_detects_the_injected_anomalies(compose):
     cfg = compose("data=synthetic_ts", "net=lstm", "data.window=32")
     pl.seed_everything(0, verbose=False)
     datamodule, model = build_datamodule(cfg.data), build_model(cfg)
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=20, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=20,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=datamodule)
     _, _, report = detect(model, datamodule, reference(model, datamodule))
     assert report["level"] == "step"
@@ -237,10 +261,22 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
     write_series_csv(data / "normal.csv", 1500, seed=0)
     write_series_csv(data / "test.csv", 1000, seed=1, anomalies=6)
     run = tmp_path / "run"
-    trained = run_cli("aelab-train", "data=csv", f"data.train={data / 'normal.csv'}", f"data.test={data / 'test.csv'}",
-                      "data.value_columns=[a,b]", "data.time_column=time", "data.label_column=label",
-                      "data.window=32", "data.stride=4", "net=conv1d", "trainer.max_epochs=3", *CLI_FAST,
-                      f"hydra.run.dir={run}", cwd=tmp_path)
+    trained = run_cli(
+        "aelab-train",
+        "data=csv",
+        f"data.train={data / 'normal.csv'}",
+        f"data.test={data / 'test.csv'}",
+        "data.value_columns=[a,b]",
+        "data.time_column=time",
+        "data.label_column=label",
+        "data.window=32",
+        "data.stride=4",
+        "net=conv1d",
+        "trainer.max_epochs=3",
+        *CLI_FAST,
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert 0 <= json.loads((run / "metrics.json").read_text())["test/auroc"] <= 1
     assert list((run / "images").glob("reconstruction_epoch_*.png"))
@@ -249,12 +285,21 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
     write_series_csv(data / "new.csv", 800, seed=2, anomalies=4)
     out = tmp_path / "detect"
     ckpt = run / "checkpoints" / "last.ckpt"
-    detected = run_cli("aelab-detect", f"ckpt_path={ckpt}", f"data.test={data / 'new.csv'}", f"hydra.run.dir={out}",
-                       cwd=tmp_path)
+    detected = run_cli(
+        "aelab-detect", f"ckpt_path={ckpt}", f"data.test={data / 'new.csv'}", f"hydra.run.dir={out}", cwd=tmp_path
+    )
     assert detected.returncode == 0, detected.stderr[-3000:]
     scores = pd.read_csv(out / "scores.csv")
-    assert list(scores.columns) == ["series", "step", "time", "score", "label", "prediction", "pca_score",
-                                    "pca_prediction"]
+    assert list(scores.columns) == [
+        "series",
+        "step",
+        "time",
+        "score",
+        "label",
+        "prediction",
+        "pca_score",
+        "pca_prediction",
+    ]
     assert len(scores) == 800 and scores["time"].iloc[0] == 1600
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["level"] == "step"
@@ -263,8 +308,13 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
     assert (out / "detection.png").stat().st_size > 10_000
 
     pd.read_csv(data / "new.csv").rename(columns={"b": "c"}).to_csv(data / "renamed.csv", index=False)
-    refused = run_cli("aelab-detect", f"ckpt_path={ckpt}", f"data.test={data / 'renamed.csv'}",
-                      f"hydra.run.dir={tmp_path / 'refused'}", cwd=tmp_path)
+    refused = run_cli(
+        "aelab-detect",
+        f"ckpt_path={ckpt}",
+        f"data.test={data / 'renamed.csv'}",
+        f"hydra.run.dir={tmp_path / 'refused'}",
+        cwd=tmp_path,
+    )
     assert "has no column 'b'" in one_sentence_error(refused)
 
 
@@ -292,8 +342,16 @@ def bad_inputs(folder) -> dict[str, tuple[list[str], str]]:
     }
 
 
-BAD_INPUTS = ["missing values", "window longer than the series", "non-numeric column", "labels not 0/1",
-              "test columns differ", "no value columns", "ECG5000 files missing", "lstm on images"]
+BAD_INPUTS = [
+    "missing values",
+    "window longer than the series",
+    "non-numeric column",
+    "labels not 0/1",
+    "test columns differ",
+    "no value columns",
+    "ECG5000 files missing",
+    "lstm on images",
+]
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
@@ -305,8 +363,14 @@ def test_bad_input_ends_in_one_sentence(tmp_path, case):
 
 def test_missing_values_are_filled_when_asked_and_said(tmp_path, caplog):
     bad_inputs(tmp_path)
-    datamodule = CSVSeriesDataModule(train=str(tmp_path / "gaps.csv"), test=str(tmp_path / "good.csv"),
-                                     value_columns=["a", "b"], window=32, shape=[32, 2], missing="interpolate")
+    datamodule = CSVSeriesDataModule(
+        train=str(tmp_path / "gaps.csv"),
+        test=str(tmp_path / "good.csv"),
+        value_columns=["a", "b"],
+        window=32,
+        shape=[32, 2],
+        missing="interpolate",
+    )
     with caplog.at_level("WARNING", logger="aelab"):
         datamodule.setup("fit")
     assert "Filled 1 missing values" in caplog.text and "data.missing=interpolate" in caplog.text
@@ -317,7 +381,13 @@ def test_npy_series_are_read_by_column_index(tmp_path):
     values, labels = synthetic_series(600, channels=2, seed=3, part="test", num_anomalies=3)
     np.save(tmp_path / "train.npy", synthetic_series(600, channels=2, seed=3)[0])
     np.save(tmp_path / "test.npy", np.column_stack([values, labels]))
-    datamodule = CSVSeriesDataModule(train=str(tmp_path / "train.npy"), test=str(tmp_path / "test.npy"),
-                                     value_columns=[0, 1], label_column=2, window=32, shape=[32, 2])
+    datamodule = CSVSeriesDataModule(
+        train=str(tmp_path / "train.npy"),
+        test=str(tmp_path / "test.npy"),
+        value_columns=[0, 1],
+        label_column=2,
+        window=32,
+        shape=[32, 2],
+    )
     datamodule.setup("fit")
     assert datamodule.test_x.shape[2] == 2 and int(datamodule.test_y.max()) == 1

@@ -211,8 +211,15 @@ def trained(tmp_path_factory, data_dir):
             pl.seed_everything(0, verbose=False)
             datamodule = build_datamodule(cfg.data)
             model = build_model(cfg, datamodule)
-            trainer = pl.Trainer(accelerator="cpu", max_steps=steps, limit_val_batches=0, logger=False,
-                                 enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+            trainer = pl.Trainer(
+                accelerator="cpu",
+                max_steps=steps,
+                limit_val_batches=0,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
             trainer.fit(model, datamodule=datamodule)
             x = datamodule.test_x[:500].float() / 255
             cache[(*overrides, steps)] = (model.eval(), x)

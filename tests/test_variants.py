@@ -84,8 +84,9 @@ def test_variant_reports_its_terms_and_reloads_from_a_weights_only_checkpoint(co
     _, datamodule, model = build(compose, f"model={variant}", f"net={net}", "data=digits", *SMALL)
     x = next(iter(datamodule.test_dataloader()))[0]
     out = model.step_output(x, "test")
-    trainer = pl.Trainer(accelerator="cpu", limit_test_batches=2, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", limit_test_batches=2, logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
     (results,) = trainer.test(model, datamodule=datamodule)
     expected = {f"test/{k}" for k in (*out.terms, *out.stats)} | {"test/loss", "test/mse", "test/psnr"}
     assert expected <= set(results), f"{variant} does not report {expected - set(results)}"
@@ -103,8 +104,9 @@ def test_variant_reports_its_terms_and_reloads_from_a_weights_only_checkpoint(co
 def test_uniformity_regulariser_is_a_weighted_term_for_every_variant(compose):
     for variant in VARIANTS:
         net = "conv" if needs_spatial_net(compose, variant) else "mlp"
-        _, datamodule, model = build(compose, f"model={variant}", f"net={net}", "data=digits",
-                                     "model.weight_uniformity=0.5", *SMALL)
+        _, datamodule, model = build(
+            compose, f"model={variant}", f"net={net}", "data=digits", "model.weight_uniformity=0.5", *SMALL
+        )
         loss, out, _ = model._shared_step(next(iter(datamodule.train_dataloader())), "train")
         assert "uniformity" in out.terms and out.terms["uniformity"] < 0, variant
         loss.backward()
@@ -120,9 +122,18 @@ def test_generative_pictures_are_saved_for_models_that_sample(compose, tmp_path,
     cfg, datamodule, model = build(compose, f"model={variant}", "data=digits", "callbacks=default", *SMALL)
     callbacks = [c for c in instantiate_group(cfg.callbacks) if type(c).__module__ == "aelab.callbacks.generative"]
     assert {type(c).__name__ for c in callbacks} == {"SampleGrid", "InterpolationGrid", "LatentTraversal"}
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, callbacks=callbacks)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=callbacks,
+    )
     trainer.fit(model, datamodule=datamodule)
     images = Path(cfg.paths.output_dir) / "images"
     names = sorted(p.name for p in images.glob("*.png")) if images.exists() else []

@@ -137,8 +137,9 @@ def plot(table: pd.DataFrame, x: str, metric: str, keys: list[str], path: Path) 
         line = line.sort_values(x, key=_sortable)
         xs = _sortable(line[x])
         label = ", ".join(f"{k}={v}" for k, v in zip(others, values if isinstance(values, tuple) else (values,)))
-        axes.errorbar(xs, line[f"{metric} mean"], yerr=line[f"{metric} std"].fillna(0), marker="o", capsize=3,
-                      label=label or None)
+        axes.errorbar(
+            xs, line[f"{metric} mean"], yerr=line[f"{metric} std"].fillna(0), marker="o", capsize=3, label=label or None
+        )
     numeric = pd.to_numeric(table[x], errors="coerce")
     if numeric.notna().all() and numeric.min() > 0 and numeric.max() / numeric.min() > 100:
         axes.set_xscale("log")
@@ -152,8 +153,9 @@ def plot(table: pd.DataFrame, x: str, metric: str, keys: list[str], path: Path) 
     return path
 
 
-def collect(folders: list[Path], out: Path, metrics: list[str] | None = None, x: str | None = None,
-            metric: str | None = None) -> dict[str, Path]:
+def collect(
+    folders: list[Path], out: Path, metrics: list[str] | None = None, x: str | None = None, metric: str | None = None
+) -> dict[str, Path]:
     """Write jobs.csv, results.csv, results.md and a plot into `out`; return their paths."""
     jobs = load_jobs(folders)
     require(bool(jobs.metrics), f"No job in {[str(f) for f in folders]} finished: see failure.json in its folders.")
@@ -187,8 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", help=f"the metric to plot (default: {DEFAULT_METRIC})")
     args = parser.parse_args(argv)
     try:
-        written = collect(args.folders, args.out or args.folders[0],
-                          args.metrics.split(",") if args.metrics else None, args.x, args.metric)
+        written = collect(
+            args.folders,
+            args.out or args.folders[0],
+            args.metrics.split(",") if args.metrics else None,
+            args.x,
+            args.metric,
+        )
     except UserError as error:
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -80,10 +80,18 @@ def plot_detection(path, scores, thresholds: dict[str, float], series, max_serie
             bottom.set_ylabel("score")
             for axes in (top, bottom):
                 span = axes.get_xaxis_transform()
-                axes.fill_between(steps, 0, 1, where=label == 1, color="tab:red", alpha=0.2, transform=span,
-                                  label="true anomaly")
-                axes.fill_between(steps, 0, 0.08, where=score > thresholds["model"], color="tab:orange",
-                                  transform=span, label="detected")
+                axes.fill_between(
+                    steps, 0, 1, where=label == 1, color="tab:red", alpha=0.2, transform=span, label="true anomaly"
+                )
+                axes.fill_between(
+                    steps,
+                    0,
+                    0.08,
+                    where=score > thresholds["model"],
+                    color="tab:orange",
+                    transform=span,
+                    label="detected",
+                )
             bottom.legend(loc="upper right", fontsize=7)
     else:  # one score per series (heartbeats): the score of each, coloured by label
         figure = Figure(figsize=(12, 4), dpi=90)

@@ -30,8 +30,7 @@ class ReconstructionLoss(nn.Module):
         super().__init__()
         require(
             output_activation in OUTPUT_ACTIVATIONS,
-            f"data.output_activation must be one of {OUTPUT_ACTIVATIONS}, "
-            f"not {output_activation!r}.",
+            f"data.output_activation must be one of {OUTPUT_ACTIVATIONS}, not {output_activation!r}.",
         )
         self.output_activation = output_activation
 
@@ -73,9 +72,7 @@ class GaussianLoss(ReconstructionLoss):
 
     name = "mse"
 
-    def __init__(
-        self, output_activation: str = "sigmoid", sigma: float = 1.0, learn_sigma: bool = False
-    ) -> None:
+    def __init__(self, output_activation: str = "sigmoid", sigma: float = 1.0, learn_sigma: bool = False) -> None:
         super().__init__(output_activation)
         require(sigma > 0, f"loss.sigma must be positive, not {sigma}.")
         log_sigma = torch.tensor(math.log(sigma))

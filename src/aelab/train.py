@@ -48,8 +48,15 @@ def build_model(cfg: DictConfig, datamodule=None):
     )
 
 
-def build_trainer(cfg: DictConfig, model, datamodule, extra_callbacks=(), job_name: str = "default",
-                  group: str | None = None, **trainer_options):
+def build_trainer(
+    cfg: DictConfig,
+    model,
+    datamodule,
+    extra_callbacks=(),
+    job_name: str = "default",
+    group: str | None = None,
+    **trainer_options,
+):
     """Build the Trainer from the config: its callbacks (those the run uses) and loggers, aelab's profiler."""
     from hydra.utils import instantiate
 

@@ -101,7 +101,8 @@ class SeriesReconstructionPlot(ReconstructionGrid):
             axes.plot(rebuilt, color="tab:red", linewidth=1)
             axes.set_ylabel(f"window {index[row]}", fontsize=7)
             axes.tick_params(labelsize=6)
-        figure.suptitle(f"validation windows (black) and reconstructions (red), epoch {trainer.current_epoch}",
-                        fontsize=8)
+        figure.suptitle(
+            f"validation windows (black) and reconstructions (red), epoch {trainer.current_epoch}", fontsize=8
+        )
         figure.tight_layout()
         return figure_to_image(figure)[None]

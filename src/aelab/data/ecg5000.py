@@ -16,7 +16,7 @@ from aelab.utils.errors import UserError, require
 def read_ucr(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a UCR text file (gzipped or not): one row per series, the class first; return (classes, values)."""
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as stream:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
             first = stream.readline().decode()
         table = np.loadtxt(path, delimiter="," if "," in first else None, ndmin=2)
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as error:
@@ -35,8 +35,9 @@ class ECG5000DataModule(SeriesDataModule):
         "http://www.timeseriesclassification.com/Downloads/ECG5000.zip",
     )
 
-    def __init__(self, *args, train: str = "ECG5000_TRAIN.txt", test: str = "ECG5000_TEST.txt",
-                 download: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *args, train: str = "ECG5000_TRAIN.txt", test: str = "ECG5000_TEST.txt", download: bool = False, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
 

@@ -11,9 +11,7 @@ from aelab.data.base import TEST_SPLIT_SEED, Arrays, InMemoryDataModule
 def per_class_test_split(labels: np.ndarray, per_class: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (train, test) indices with `per_class` test samples of every class, fixed for all seeds."""
     rng = np.random.default_rng(TEST_SPLIT_SEED)
-    test = np.concatenate(
-        [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
-    )
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)])
     train = np.setdiff1d(np.arange(len(labels)), test)
     return train, np.sort(test)
 

@@ -14,8 +14,9 @@ from aelab.utils.errors import UserError, require
 class ImageFolderDataModule(InMemoryDataModule):
     """torchvision's ImageFolder (one subfolder per class), resized to `shape` and held in memory."""
 
-    def __init__(self, *args, path: str = "???", test_path: str | None = None,
-                 test_fraction: float = 0.2, **kwargs) -> None:
+    def __init__(
+        self, *args, path: str = "???", test_path: str | None = None, test_fraction: float = 0.2, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
 
@@ -46,9 +47,17 @@ class ImageFolderDataModule(InMemoryDataModule):
 class NpyDataModule(InMemoryDataModule):
     """An array file [N, ...] (uint8 images, or floats), with optional label and test files."""
 
-    def __init__(self, *args, path: str = "???", labels: str | None = None, test_path: str | None = None,
-                 test_labels: str | None = None, test_fraction: float = 0.2,
-                 standardize: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        path: str = "???",
+        labels: str | None = None,
+        test_path: str | None = None,
+        test_labels: str | None = None,
+        test_fraction: float = 0.2,
+        standardize: bool = False,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
 

@@ -90,8 +90,9 @@ class SyntheticSeriesDataModule(SeriesDataModule):
 
     def _series(self, part: str, length: int, num_anomalies: int) -> SeriesSet:
         h = self.hparams
-        values, labels = synthetic_series(length, h.channels, h.generator_seed, part, num_anomalies,
-                                          tuple(h.anomaly_kinds), h.noise)
+        values, labels = synthetic_series(
+            length, h.channels, h.generator_seed, part, num_anomalies, tuple(h.anomaly_kinds), h.noise
+        )
         return SeriesSet([values], [labels], [f"synthetic {part} series"])
 
     def read_train(self) -> SeriesSet:

@@ -228,8 +228,9 @@ class SeriesDataModule(InMemoryDataModule):
             keep = (windows.y != 1).numpy()
             if not keep.all():
                 log.info("Left %d %s windows with labelled anomalies out.", int((~keep).sum()), split)
-            windows = Windows(windows.x[keep], windows.y[keep], windows.series[keep], windows.start[keep],
-                              windows.lengths)
+            windows = Windows(
+                windows.x[keep], windows.y[keep], windows.series[keep], windows.start[keep], windows.lengths
+            )
             require(len(windows.x) > 0, f"No normal {split} windows remain once labelled anomalies are left out.")
         self.sets[split], self.windows_of[split] = series, windows
         return windows

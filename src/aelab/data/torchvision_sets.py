@@ -22,8 +22,9 @@ class TorchvisionDataModule(InMemoryDataModule):
     files: tuple[str, ...] = ()
     packing = ""  # how the files may be stored, said in the missing-files message
 
-    def __init__(self, *args, download: bool = False, test_only: bool = False, test_fraction: float = 0.2,
-                 **kwargs) -> None:
+    def __init__(
+        self, *args, download: bool = False, test_only: bool = False, test_fraction: float = 0.2, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
 

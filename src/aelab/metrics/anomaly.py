@@ -88,8 +88,9 @@ class PCADetector:
         return {"components": len(self.basis), "mean": self.mean.tolist(), "basis": self.basis.tolist()}
 
 
-def at_level(window_scores: np.ndarray, step_errors: np.ndarray, windows: Windows, series: SeriesSet,
-             level: str) -> LevelScores:
+def at_level(
+    window_scores: np.ndarray, step_errors: np.ndarray, windows: Windows, series: SeriesSet, level: str
+) -> LevelScores:
     """Turn window scores into scores per step (overlapping windows averaged) or per series."""
     n = len(series)
     if level == "series":
@@ -169,8 +170,9 @@ def detection_metrics(scores: LevelScores, threshold: float) -> dict[str, float]
     return metrics
 
 
-def detect(model, datamodule: SeriesDataModule, stored: dict, quantile: float = 0.99,
-           value: float | None = None) -> tuple[dict[str, LevelScores], dict[str, float], dict]:
+def detect(
+    model, datamodule: SeriesDataModule, stored: dict, quantile: float = 0.99, value: float | None = None
+) -> tuple[dict[str, LevelScores], dict[str, float], dict]:
     """Score the test split; return the scores, each detector's threshold and a report of metrics side by side."""
     pca = PCADetector(**stored["pca"])
     scores = score_split(model, pca, datamodule, "test")

@@ -16,6 +16,7 @@ def codes(ev: Evaluation) -> dict[str, float]:
     np.save(ev.path("labels.npy"), labels)
     header = ",".join([*(f"z{i}" for i in range(values.shape[1])), "label"])
     table = np.column_stack([values, labels]).astype(object)
-    np.savetxt(ev.path("codes.csv"), table, delimiter=",", header=header, comments="",
-               fmt=["%.7g"] * values.shape[1] + ["%d"])
+    np.savetxt(
+        ev.path("codes.csv"), table, delimiter=",", header=header, comments="", fmt=["%.7g"] * values.shape[1] + ["%d"]
+    )
     return {"codes/count": float(len(values)), "codes/dim": float(values.shape[1])}

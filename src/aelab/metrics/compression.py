@@ -48,8 +48,13 @@ def compression(ev: Evaluation) -> dict[str, float]:
     pca_test = ev.pca.encode(ev.test_x)
     if ev.quantised:
         bits = ev.code_size * math.log2(ev.model.hparams.num_codes)
-        metrics.update({"compress/bits_index": bits, "compress/ratio_index": ev.raw_bits / bits,
-                        f"compress/{unit}_index": distortion(ev.test_recon, ev.test_x, ev.unit_range)})
+        metrics.update(
+            {
+                "compress/bits_index": bits,
+                "compress/ratio_index": ev.raw_bits / bits,
+                f"compress/{unit}_index": distortion(ev.test_recon, ev.test_x, ev.unit_range),
+            }
+        )
         pca_recon = ev.pca.decode(coded(pca_train, pca_test, 8))  # one 8-bit coefficient per code position
         metrics[f"compress/pca_{unit}_index"] = distortion(pca_recon, ev.test_x, ev.unit_range)
     else:
@@ -57,12 +62,14 @@ def compression(ev: Evaluation) -> dict[str, float]:
             bits = ev.code_size * b
             recon = ev.apply(ev.model.decode, coded(ev.train_codes, ev.test_codes, b))
             pca_recon = ev.pca.decode(coded(pca_train, pca_test, b))
-            metrics.update({
-                f"compress/bits_{b}": float(bits),
-                f"compress/ratio_{b}": ev.raw_bits / bits,
-                f"compress/{unit}_{b}": distortion(recon, ev.test_x, ev.unit_range),
-                f"compress/pca_{unit}_{b}": distortion(pca_recon, ev.test_x, ev.unit_range),
-            })
+            metrics.update(
+                {
+                    f"compress/bits_{b}": float(bits),
+                    f"compress/ratio_{b}": ev.raw_bits / bits,
+                    f"compress/{unit}_{b}": distortion(recon, ev.test_x, ev.unit_range),
+                    f"compress/pca_{unit}_{b}": distortion(pca_recon, ev.test_x, ev.unit_range),
+                }
+            )
     if hasattr(ev.model, "iwae_nll"):
         # The unit of the generative-model papers: -log2 p(x) per value, from the IWAE bound.
         nll = ev.iwae_nll(int(ev.options.get("iwae_samples", 64))).mean()

@@ -17,8 +17,15 @@ from aelab.metrics.pca import PCABaseline
 class Evaluation:
     """A trained model with its data module, the folder for pictures, and cached codes and PCA baseline."""
 
-    def __init__(self, model: pl.LightningModule, datamodule, trainer: pl.Trainer, out_dir: str | Path,
-                 options: dict, seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: pl.LightningModule,
+        datamodule,
+        trainer: pl.Trainer,
+        out_dir: str | Path,
+        options: dict,
+        seed: int = 0,
+    ) -> None:
         self.model, self.datamodule, self.trainer = model, datamodule, trainer
         self.out_dir = Path(out_dir)
         self.options, self.seed = options, seed

@@ -7,8 +7,9 @@ import numpy as np
 from aelab.metrics.evaluation import Evaluation
 
 
-def probe_accuracy(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray,
-                   max_iter: int = 1000, C: float = 1.0) -> float:
+def probe_accuracy(
+    train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray, max_iter: int = 1000, C: float = 1.0
+) -> float:
     """Return the test accuracy of a logistic regression on standardised features fitted to the training split."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -30,8 +30,10 @@ def generation(ev: Evaluation) -> dict[str, float]:
         grids = {
             "samples": (SampleGrid(str(ev.out_dir), num_images=int(settings.get("num_samples", 64))), 8),
             "interpolations": (InterpolationGrid(str(ev.out_dir), num_images=4, steps=steps), steps),
-            "traversals": (LatentTraversal(str(ev.out_dir), num_images=8, steps=steps,
-                                           span=float(settings.get("span", 3.0))), steps),
+            "traversals": (
+                LatentTraversal(str(ev.out_dir), num_images=8, steps=steps, span=float(settings.get("span", 3.0))),
+                steps,
+            ),
         }
         torch.manual_seed(ev.seed)
         with torch.no_grad():

@@ -52,8 +52,10 @@ class VAE(Autoencoder):
         require(free_bits >= 0, f"model.free_bits must be >= 0 nats per latent dimension, not {free_bits}.")
         require(iwae_samples >= 1, f"model.iwae_samples must be >= 1 (1 turns the bound off), not {iwae_samples}.")
         require(train_samples >= 1, f"model.train_samples must be >= 1 (1 trains on the ELBO), not {train_samples}.")
-        require(train_samples == 1 or beta == 1,
-                "model.train_samples > 1 trains the IWAE bound, which has no KL weight: set model.beta=1.")
+        require(
+            train_samples == 1 or beta == 1,
+            "model.train_samples > 1 trains the IWAE bound, which has no KL weight: set model.beta=1.",
+        )
         super().__init__(**kwargs)
 
     def build(self) -> None:

@@ -64,8 +64,9 @@ class RecurrentDecoder(nn.Module):
     forcing), the decoder's own prediction otherwise.
     """
 
-    def __init__(self, rnn: nn.RNNBase, in_dim: int, window: int, channels: int, mode: str,
-                 teacher: TeacherInput | None) -> None:
+    def __init__(
+        self, rnn: nn.RNNBase, in_dim: int, window: int, channels: int, mode: str, teacher: TeacherInput | None
+    ) -> None:
         super().__init__()
         self.rnn, self.window, self.channels, self.mode, self.teacher = rnn, window, channels, mode, teacher
         self.init = nn.Linear(in_dim, rnn.num_layers * rnn.hidden_size)
@@ -122,16 +123,23 @@ class Recurrent(SeriesNet):
 
     def _rnn(self, input_size: int, bidirectional: bool = False) -> nn.RNNBase:
         dropout = self.dropout if self.num_layers > 1 else 0.0  # torch applies it between layers only
-        return self.rnn_class(input_size, self.hidden_size, self.num_layers, batch_first=True,
-                              bidirectional=bidirectional, dropout=dropout)
+        return self.rnn_class(
+            input_size,
+            self.hidden_size,
+            self.num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
 
     def encoder(self, out_dim: int) -> nn.Module:
         return RecurrentEncoder(self._rnn(self.channels, self.bidirectional), out_dim, self.teacher)
 
     def decoder(self, in_dim: int) -> nn.Module:
         input_size = in_dim if self.decoder_input == "latent" else self.channels
-        return RecurrentDecoder(self._rnn(input_size), in_dim, self.window, self.channels, self.decoder_input,
-                                self.teacher)
+        return RecurrentDecoder(
+            self._rnn(input_size), in_dim, self.window, self.channels, self.decoder_input, self.teacher
+        )
 
 
 class LSTM(Recurrent):

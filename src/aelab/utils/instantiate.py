@@ -27,7 +27,8 @@ def instantiate_callbacks(config: DictConfig | None, progress_bar: bool = True, 
     from pytorch_lightning.callbacks import ProgressBar
 
     callbacks = [
-        c for c in instantiate_group(config)
+        c
+        for c in instantiate_group(config)
         if model is None or not hasattr(c, "applies_to") or c.applies_to(model, datamodule)
     ]
     return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]

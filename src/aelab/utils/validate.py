@@ -14,8 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 from aelab.utils.errors import require
 
 # What a user should type for each simple type, with an example when the default gives none.
-EXPECTED = {int: ("a whole number", "10"), float: ("a number", "0.5"), bool: ("true or false", "true"),
-            str: ("a string", "name")}
+EXPECTED = {
+    int: ("a whole number", "10"),
+    float: ("a number", "0.5"),
+    bool: ("true or false", "true"),
+    str: ("a string", "name"),
+}
 
 
 def simple_types(hint: Any) -> set[type] | None:
