@@ -30,7 +30,6 @@ Prints JSON.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import math
@@ -42,6 +41,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from aelab.utils.extras import installed, missing_sentence
 
 EPOCHS = {"digits": 20, "mnist_5k": 10}
 QUICK_EPOCHS = 3  # the fewest that leave one timed epoch
@@ -66,7 +67,6 @@ TARGETS = {
     "mnist_5k": "ratio >= 1 and aelab_test_loss <= pythae_test_loss",
 }
 TEST_SEED = 0
-SKIPPED = {"benchmark": "pythae_vae", "skipped": "pythae is not installed: pip install -e '.[bench]'"}
 
 
 def compose(dataset: str, epochs: int, workdir: Path, name: str):
@@ -319,8 +319,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each contender per dataset, alternated")
     parser.add_argument("--quick", action="store_true", help="one short round: a smoke run, not a measurement")
     args = parser.parse_args()
-    if importlib.util.find_spec("pythae") is None:
-        print(json.dumps(SKIPPED))
+    if not installed("pythae"):
+        print(json.dumps({"benchmark": "pythae_vae", "skipped": missing_sentence("bench")}))
         return
     epochs = {name: QUICK_EPOCHS if args.quick else args.epochs or default for name, default in EPOCHS.items()}
     rounds = 1 if args.quick else args.rounds

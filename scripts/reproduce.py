@@ -253,7 +253,7 @@ def write_table(out: Path, skipped: dict[str, str]) -> str:
         "",
         "Written by `python scripts/reproduce.py` from the runs under "
         f"`{out.relative_to(REPO) if out.is_relative_to(REPO) else out}`. Each experiment's setting and its "
-        "deviations from the paper are in its config, `configs/experiment/<name>.yaml`.",
+        "deviations from the paper are in its config, `src/aelab/configs/experiment/<name>.yaml`.",
         "Rows marked **quick** ran scaled down (fewer epochs, CPU, offline stand-in data): they check that the "
         "setting trains and show the trend, and are not reproductions of the paper's number.",
         "Gap = ours − paper, in the metric's units; baseline = our own reference from the same runs "

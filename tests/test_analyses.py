@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import CONFIGS, run_cli
 from PIL import Image
 
 import aelab
 from aelab.utils.errors import UserError, find_user_error
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 VARIANTS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.stem.startswith("_"))
 # Whole epochs of digits (21 batches each), so the figures mean something; quiet and on the CPU.
 FIT = [
@@ -194,6 +193,7 @@ def test_an_analysis_that_does_not_apply_stops_training_before_it_starts(compose
     assert "Unknown analysis 'clustering'" in str(find_user_error(caught.value))
 
 
+@pytest.mark.cli
 def test_eval_command_line_writes_the_chosen_analyses(run, tmp_path):
     folder, trained = run("ae", "eval.analyses=all")
     checkpoint = next((folder / "checkpoints").glob("epoch_*.ckpt"))

@@ -13,6 +13,8 @@ import pytest
 import torch
 from conftest import run_cli
 
+pytestmark = pytest.mark.cli  # each row starts the real command line
+
 FAST = [
     "trainer.max_epochs=1",
     "+trainer.limit_train_batches=2",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_cli
 from formats import write_mnist
+
+pytestmark = pytest.mark.cli
 
 FAST = [
     "trainer.max_epochs=1",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import CONFIGS
 from omegaconf import OmegaConf
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GROUPS = ["data", "model", "net", "loss", "optimizer", "scheduler", "trainer", "logger", "callbacks", "debug"]
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
+from conftest import CONFIGS, SHARED_DATA
 from formats import bypass_cifar10_checks, write_fake_cifar10
 
-EXPERIMENTS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs" / "experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 ECG = SHARED_DATA / "ecg5000"
 # Small enough for a CPU: few importance samples, short probes, no iterations of a sweep.
 SMALL = {"iwae_samples": "model.iwae_samples=2", "train_samples": "model.train_samples=2"}

@@ -9,8 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import BIN, run_cli
+
+pytestmark = pytest.mark.slow  # real runs killed and resumed
 
 RUN = [
     "data=digits",

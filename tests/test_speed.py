@@ -10,9 +10,9 @@ import torch
 
 import aelab
 from aelab.callbacks import ProgressBar, ReconstructionGrid, SampleGrid, SeriesAnomalyScores
+from aelab.internals.lightning import NoProfiler, skip_gpu_probe_on_cpu
 from aelab.models.training_metrics import RunningSums
 from aelab.utils.instantiate import instantiate_callbacks
-from aelab.utils.speed import NoProfiler, skip_gpu_probe_on_cpu
 
 
 def test_running_sums_give_the_mean_over_samples_with_unequal_batches():

@@ -275,8 +275,6 @@ def test_optuna_searches_lr_and_latent_size_and_beta_where_the_model_has_one(com
     sweeper = hydra_of(compose, "hparams_search=optuna").sweeper
     assert sweeper.sampler._target_ == "optuna.samplers.TPESampler" and sweeper.storage is None
     assert set(sweeper.params) == {"optimizer.lr", "model.latent_dim"}
-    if not Path(__file__).parents[1].joinpath("configs", "model", "vae.yaml").is_file():
-        pytest.skip("no model=vae config yet")
     beta = hydra_of(compose, "hparams_search=optuna_beta", "model=vae").sweeper
     assert set(beta.params) == {"optimizer.lr", "model.latent_dim", "model.beta"}
 

@@ -354,6 +354,7 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("case", BAD_INPUTS)
 def test_bad_input_ends_in_one_sentence(tmp_path, case):
     overrides, phrase = bad_inputs(tmp_path)[case]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CONFIGS
 from formats import bypass_cifar10_checks, write_fake_cifar10
 
 from aelab.utils.errors import UserError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 VARIANTS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.stem.startswith("_"))
 NETS = ["mlp", "conv"]
 DATASETS = ["digits", "mnist_5k", "cifar10"]

@@ -19,8 +19,17 @@ __version__ = "0.1.0"
 __all__ = ["compose", "load_model", "train"]
 
 
-def compose(overrides: list[str] | None = None, output_dir: str = "logs/api", config_name: str = "train"):
-    """Compose a run config as the command line would, with its outputs in `output_dir`."""
+def compose(
+    overrides: list[str] | None = None,
+    output_dir: str = "logs/api",
+    config_name: str = "train",
+    config_dirs: list[str] | None = None,
+):
+    """Compose a run config as the command line would, with its outputs in `output_dir`.
+
+    `config_dirs` are your own config folders (e.g. `configs/model/my_ae.yaml`), searched beside aelab's as
+    `aelab-train --config-dir` searches them.
+    """
     from pathlib import Path
 
     from hydra import compose as hydra_compose
@@ -30,6 +39,9 @@ def compose(overrides: list[str] | None = None, output_dir: str = "logs/api", co
 
     configs = Path(__file__).resolve().parent / "configs"
     overrides = [*(overrides or []), f"hydra.run.dir={Path(output_dir).resolve()}"]
+    if config_dirs:
+        paths = ",".join(f"file://{Path(d).resolve()}" for d in config_dirs)
+        overrides.append(f"hydra.searchpath=[{paths}]")
     with initialize_config_dir(str(configs), version_base="1.3"):
         cfg = hydra_compose(config_name, overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):

@@ -60,8 +60,8 @@ def build_trainer(
     """Build the Trainer from the config: its callbacks (those the run uses) and loggers, aelab's profiler."""
     from hydra.utils import instantiate
 
+    from aelab.internals.lightning import NoProfiler, skip_gpu_probe_on_cpu
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
-    from aelab.utils.speed import NoProfiler, skip_gpu_probe_on_cpu
 
     progress_bar = trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
     callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule), *extra_callbacks]

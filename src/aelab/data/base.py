@@ -156,7 +156,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         self._move_to_trainer_device()
         x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
         if self.hparams.in_memory:
-            return IndexBatches(x, y, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
+            return IndexBatches(
+                x, y, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed, epoch_of=self._trainer_epoch
+            )
         return DataLoader(
             TensorDataset(x, y),
             batch_size=self.hparams.batch_size,
@@ -166,6 +168,10 @@ class InMemoryDataModule(pl.LightningDataModule):
             persistent_workers=self.hparams.num_workers > 0,
             collate_fn=_collate_float,
         )
+
+    def _trainer_epoch(self) -> int:
+        """The epoch the trainer is in (0 before one is attached)."""
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

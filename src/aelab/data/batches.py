@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
 
@@ -14,9 +16,11 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
 class IndexBatches:
     """An iterable of (inputs, labels) batches over in-memory tensors, sharded across DDP ranks.
 
-    Each epoch draws one permutation from `seed + epoch`, so every rank agrees on it and a
-    resumed run continues the same sequence. A rank takes every `world_size`-th index; at most
-    `world_size - 1` samples (fewer than one batch) are left out so that ranks run equal steps.
+    Each epoch draws one permutation from `seed + epoch`, so every rank agrees on it and a resumed run
+    continues the same sequence. The epoch comes from `epoch_of()` when given (data modules pass their
+    trainer's `current_epoch`), else the loader counts its own passes (`set_epoch` sets the count). A rank
+    takes every `world_size`-th index; at most `world_size - 1` samples (fewer than one batch) are left out
+    so that ranks run equal steps.
     """
 
     def __init__(
@@ -27,17 +31,11 @@ class IndexBatches:
         shuffle: bool = False,
         seed: int = 0,
         drop_last: bool = False,
+        epoch_of: Callable[[], int] | None = None,
     ) -> None:
         self.inputs, self.labels = inputs, labels
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
-        self.epoch = 0
-
-    batch_sampler = None  # Lightning inspects it on loaders that have a `sampler`
-
-    @property
-    def sampler(self) -> IndexBatches:
-        """Lightning calls `sampler.set_epoch` on loaders that have one: this loader is its own."""
-        return self
+        self.epoch, self.epoch_of = 0, epoch_of
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch whose permutation the next iteration uses."""
@@ -67,6 +65,9 @@ class IndexBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        # Read when the first batch is asked for: Lightning creates the iterator before the epoch starts.
+        if self.epoch_of is not None:
+            self.epoch = self.epoch_of()
         order = self.indices().to(self.inputs.device)
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):

@@ -11,8 +11,9 @@ from hydra.utils import instantiate
 from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from aelab.internals.lightning import FastHookName, write_train_metrics
 from aelab.losses import build_loss, weight_penalty
-from aelab.models.training_metrics import RunningSums, write_metrics
+from aelab.models.training_metrics import RunningSums
 from aelab.utils.errors import UserError, require
 
 SCHEDULER_KEYS = ("interval", "frequency", "monitor")
@@ -44,20 +45,11 @@ def inputs_of(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-class Autoencoder(pl.LightningModule):
+class Autoencoder(FastHookName, pl.LightningModule):
     """Encoder, latent and decoder with a dict of named loss terms; variants override `step_output`."""
 
     # A regulariser (noise, sparsity, contraction) keeps an overcomplete code from copying its input.
     overcomplete: bool = False
-    # Lightning sets this around every hook call, ~40 times a step; nn.Module.__setattr__ would first
-    # search the parameter, buffer and submodule registries for it each time.
-    _plain_attributes = frozenset({"_current_fx_name"})
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in self._plain_attributes:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     def __init__(
         self,
@@ -167,7 +159,7 @@ class Autoencoder(pl.LightningModule):
         # Step values, and the finiteness check (a device sync on GPUs), only on the steps the loggers write.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self._check_finite({"loss": loss, **out.terms}, f"by step {self.global_step} (epoch {self.current_epoch})")
-            write_metrics(self.trainer, {"train/loss_step": loss}, prog_bar=True)
+            write_train_metrics(self.trainer, {"train/loss_step": loss}, prog_bar=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -177,7 +169,7 @@ class Autoencoder(pl.LightningModule):
         means = self._train_sums.means(self.trainer.strategy)
         if means:
             self._check_finite(means, f"by the end of epoch {self.current_epoch} (step {self.global_step})")
-            write_metrics(self.trainer, {f"train/{name}": value for name, value in means.items()})
+            write_train_metrics(self.trainer, {f"train/{name}": value for name, value in means.items()})
 
     def _check_finite(self, values: dict[str, torch.Tensor], when: str) -> None:
         """Stop the run, naming the non-finite terms, when the loss is not finite (stats alone never stop it)."""

@@ -1,14 +1,13 @@
-"""Training metrics for two tensor operations a step: epoch means from one running sum, written straight to the loggers.
+"""Training metrics for two tensor operations a step: epoch means from one running sum.
 
-`LightningModule.log` costs about half a millisecond a call on CPU (it moves its whole result record to the
-value's device every time), as much as a small model's whole step. Training values are therefore summed
-here and handed to the loggers and the monitors once an epoch, and step values once every
-`trainer.log_every_n_steps`; validation and test keep `self.log`, whose cost is paid once an epoch.
+`LightningModule.log` costs about half a millisecond a call on CPU, as much as a small model's whole step.
+Training values are therefore summed here and handed to the loggers and the monitors once an epoch
+(`aelab.internals.lightning.write_train_metrics`), and step values once every `trainer.log_every_n_steps`;
+validation and test keep `self.log`, whose cost is paid once an epoch.
 """
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 
 
@@ -35,14 +34,3 @@ class RunningSums:
             return {}
         totals = strategy.reduce(torch.cat([self.sums, self.sums.new_tensor([self.count])]), reduce_op="sum")
         return dict(zip(self.names, totals[:-1] / totals[-1]))
-
-
-def write_metrics(trainer: pl.Trainer, metrics: dict[str, torch.Tensor], prog_bar: bool = False) -> None:
-    """Hand metrics to every logger at the current step, to the monitors (checkpoints, early stopping) and the bar."""
-    values = {name: value.detach() for name, value in metrics.items()}
-    trainer.callback_metrics.update(values)
-    scalars = {name: float(value) for name, value in values.items()}
-    if prog_bar:
-        trainer.progress_bar_metrics.update(scalars)
-    for logger in trainer.loggers:  # each logger writes on global rank zero only
-        logger.log_metrics({**scalars, "epoch": trainer.current_epoch}, step=trainer.global_step)

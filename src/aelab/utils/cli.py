@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra._internal import utils as hydra_utils
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+
+from aelab.internals.hydra import reporting_errors_with
+from aelab.utils.extras import missing_extra
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -34,6 +36,9 @@ def raised_by_aelab(error: BaseException) -> bool:
 
 def hydra_error_sentence(error: Exception, command: str) -> str | None:
     """One sentence for an error Hydra raises before or around the task; None for any other error."""
+    extra = missing_extra(error)
+    if extra is not None:
+        return extra
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options:
         group, _, name = error.missing_cfg_file.rpartition("/")
         options = sorted(o for o in error.options if not o.startswith("_"))  # `_image`: shared settings, not options
@@ -92,13 +97,8 @@ def hydra_main(config_path: str, config_name: str, command: str) -> Callable[[Ca
         main = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(task)
 
         def entry(*args: Any, **kwargs: Any) -> Any:
-            # Hydra reports errors through this module-level function; swap it only for the call.
-            original = hydra_utils.run_and_report
-            hydra_utils.run_and_report = reporting(original, command)
-            try:
+            with reporting_errors_with(lambda original: reporting(original, command)):
                 return main(*args, **kwargs)
-            finally:
-                hydra_utils.run_and_report = original
 
         entry.__doc__ = task.__doc__
         return entry

@@ -94,7 +94,11 @@ class FailureReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         """Note the sweep's folder and start, so that failures left there by an earlier sweep are not counted."""
         self.started = time.time() - 1.0  # file times may be rounded to the second
-        self.sweep_dir = Path(config.hydra.sweep.dir)
+        # None when the sweep fails before Hydra is set up (a sweeper plugin that cannot load): nothing to report.
+        sweep_dir = OmegaConf.select(config, "hydra.sweep.dir", throw_on_resolution_failure=False)
+        if sweep_dir is None:
+            return
+        self.sweep_dir = Path(sweep_dir)
         # A sweeper that raises (Optuna when every trial failed) never calls on_multirun_end.
         atexit.register(self.report, exit_code=None)
 
