@@ -156,3 +156,98 @@ def test_nan_values_are_refused(tmp_path):
     np.save(tmp_path / "x.npy", x)
     with pytest.raises(UserError, match="NaN or infinite"):
         NpyDataModule(path=str(tmp_path / "x.npy")).setup()
+
+
+def test_mnist_is_read_in_place_from_a_read_only_folder(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    write_mnist(raw, n_train=60, n_test=20, gz=True)
+    before = sorted(p.name for p in raw.iterdir())
+    for path in [*raw.iterdir(), raw]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        datamodule = MNISTDataModule(root=str(tmp_path), shape=[1, 28, 28], val_fraction=0.1)
+        datamodule.setup()
+        with gzip.open(raw / "t10k-images-idx3-ubyte.gz") as f:
+            first = np.frombuffer(f.read()[16 : 16 + 784], dtype=np.uint8).reshape(28, 28)
+    finally:
+        raw.chmod(0o755)
+    assert sorted(p.name for p in raw.iterdir()) == before  # nothing unpacked beside the data (even as root)
+    assert len(datamodule.train_x) + len(datamodule.val_x) == 60 and len(datamodule.test_x) == 20
+    assert torch.equal(datamodule.test_x[0, 0], torch.from_numpy(first.copy()))
+    assert datamodule.test_y.tolist() == [i % 10 for i in range(20)]
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "MNIST" / "raw").exists(), reason="needs ../shared/data/MNIST/raw")
+def test_full_mnist_is_read_where_it_lies():
+    raw = SHARED_DATA / "MNIST" / "raw"
+    before = sorted(p.name for p in raw.iterdir())
+    datamodule = MNISTDataModule(root=str(SHARED_DATA), shape=[1, 28, 28], val_fraction=0.1)
+    datamodule.setup()
+    assert sorted(p.name for p in raw.iterdir()) == before
+    labels = torch.cat([datamodule.train_y, datamodule.val_y])
+    assert torch.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert len(datamodule.test_x) == 10000
+
+
+def test_dynamic_binarisation_is_a_fresh_bernoulli_sample_of_each_image_every_epoch():
+    intensities = torch.linspace(0, 1, 64).reshape(4, 16)
+    loader = IndexBatches(intensities, torch.arange(4), batch_size=3, shuffle=True, seed=0, binarize=True)
+    epochs = []
+    for _ in range(800):
+        x, y = map(torch.cat, zip(*loader))
+        epochs.append(x[y.argsort()])  # back in the images' order
+    draws = torch.stack(epochs)
+    assert set(draws.unique().tolist()) <= {0.0, 1.0}
+    # 800 draws: the standard error of each mean is at most 0.018.
+    assert (draws.mean(0) - intensities).abs().max() < 0.07
+    assert not torch.equal(draws[0], draws[1])
+    loader.set_epoch(1)  # a resumed run draws the same sample again
+    x, y = map(torch.cat, zip(*loader))
+    assert torch.equal(x[y.argsort()], draws[1])
+
+
+def epoch_images(datamodule, epoch: int) -> torch.Tensor:
+    """The training images as one epoch's batches draw them, in the split's order."""
+    loader = datamodule.train_dataloader()
+    loader.epoch_of = lambda: epoch
+    loader.epoch = epoch
+    order = loader.indices()
+    return torch.cat([x for x, _ in loader])[order.argsort()]
+
+
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_binarised_mnist_fixes_the_test_images_whatever_the_seed(tmp_path, mode):
+    write_mnist(tmp_path / "MNIST" / "raw", n_train=200, n_test=50)
+    plain = MNISTDataModule(root=str(tmp_path))
+    plain.setup()
+    modules = [MNISTDataModule(root=str(tmp_path), binarize=mode, seed=seed, batch_size=32) for seed in (1, 2)]
+    for datamodule in modules:
+        datamodule.setup()
+    first, second = modules
+    assert torch.equal(first.test_x, second.test_x)  # the same test bits for every run
+    assert set(first.test_x.unique().tolist()) <= {0, 255} and set(first.val_x.unique().tolist()) <= {0, 255}
+    assert abs(first.test_x.float().mean() - plain.test_x.float().mean()) < 4  # of 255: a sample of the intensities
+    zeroth, again, later = epoch_images(first, 0), epoch_images(first, 0), epoch_images(first, 1)
+    assert set(zeroth.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(zeroth, again)  # the same epoch draws the same bits (a resumed run too)
+    if mode == "static":  # one sample of the pool, whatever the run's seed and epoch
+        assert torch.equal(first.arrays.train_x, second.arrays.train_x)
+        assert torch.equal(zeroth, later) and torch.equal(zeroth, first.train_x / 255)
+    else:  # the intensities stay; every epoch draws anew
+        assert torch.equal(first.arrays.train_x, plain.arrays.train_x)
+        assert not torch.equal(zeroth, later)
+
+
+def test_binarising_values_outside_the_unit_interval_is_refused(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.linspace(-1, 1, 400, dtype=np.float32).reshape(100, 4))
+    with pytest.raises(UserError, match="data.binarize=dynamic needs intensities in"):
+        NpyDataModule(path=str(path), binarize="dynamic", output_activation="identity").setup()
+
+
+def test_a_zero_validation_fraction_trains_on_every_training_image(tmp_path):
+    write_mnist(tmp_path / "MNIST" / "raw", n_train=60, n_test=20)
+    datamodule = MNISTDataModule(root=str(tmp_path), val_fraction=0)
+    datamodule.setup()
+    assert len(datamodule.train_x) == 60 and len(datamodule.val_x) == 0 and len(datamodule.val_dataloader()) == 0

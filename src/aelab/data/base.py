@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from aelab.data.batches import IndexBatches, to_float
+from aelab.data.batches import IndexBatches, binarize_once, to_float
 from aelab.utils.errors import require
 from aelab.utils.record import fingerprint
 
@@ -27,6 +28,10 @@ class Arrays:
 # Test splits drawn from one pool use this constant, never the run's seed, so that runs over
 # several seeds are scored on the same samples.
 TEST_SPLIT_SEED = 0
+# Fixed binarisations (static training images; the validation and test images of every mode) use these,
+# never the run's seed, so that runs over several seeds and both modes are scored on the same bits.
+BINARIZE_SEEDS = {"train": 1, "val": 2, "test": 3}
+BINARIZE_MODES = (None, "static", "dynamic")
 
 
 def fixed_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float) -> Arrays:
@@ -38,9 +43,10 @@ def fixed_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float) -> Array
     return Arrays(x[train], y[train].long(), x[test], y[test].long())
 
 
-def _collate_float(batch):
+def _collate_float(batch, binarize: bool = False):
     x, y = torch.utils.data.default_collate(batch)
-    return to_float(x), y
+    x = to_float(x)
+    return (torch.bernoulli(x) if binarize else x), y
 
 
 class InMemoryDataModule(pl.LightningDataModule):
@@ -48,7 +54,9 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     Subclasses implement `load()` (and `prepare_data()` when files must be fetched). Images
     are kept as uint8 [N, C, H, W] and scaled to [0, 1] per batch, which agrees with a
-    sigmoid output and the Bernoulli (`bce`) loss.
+    sigmoid output and the Bernoulli (`bce`) loss. `binarize` turns intensities into Bernoulli samples:
+    `static` once (a fixed seed), `dynamic` afresh every time a training image is drawn; validation and
+    test images are binarised once with fixed seeds in both modes.
     """
 
     def __init__(
@@ -64,11 +72,16 @@ class InMemoryDataModule(pl.LightningDataModule):
         on_device: bool = False,
         output_activation: str = "sigmoid",
         normal_classes: list[int] | None = None,
+        binarize: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         require(batch_size > 0, f"data.batch_size must be positive, not {batch_size}.")
-        require(0 < val_fraction < 1, f"data.val_fraction must be in (0, 1), not {val_fraction}.")
+        require(0 <= val_fraction < 1, f"data.val_fraction must be in [0, 1), not {val_fraction}.")
+        require(
+            binarize in BINARIZE_MODES,
+            f"Unknown data.binarize={binarize}: choose static, dynamic or null (the intensities themselves).",
+        )
         require(num_workers >= 0, f"data.num_workers must be >= 0, not {num_workers}.")
         require(in_memory or not on_device, "data.on_device=true needs data.in_memory=true.")
         self.root = Path(root)
@@ -85,12 +98,20 @@ class InMemoryDataModule(pl.LightningDataModule):
             return
         arrays = self.load()
         self._check(arrays)
+        if self.hparams.binarize:
+            self._check_binarizable(arrays)
+            arrays.test_x = binarize_once(arrays.test_x, BINARIZE_SEEDS["test"])
+            if self.hparams.binarize == "static":  # the whole pool, so the sample does not depend on the split
+                arrays.train_x = binarize_once(arrays.train_x, BINARIZE_SEEDS["train"])
         n = len(arrays.train_x)
-        n_val = max(1, round(n * self.hparams.val_fraction))
+        fraction = self.hparams.val_fraction
+        n_val = max(1, round(n * fraction)) if fraction > 0 else 0  # 0: every training sample trains
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.seed))
         val, train = order[:n_val], order[n_val:]
         self.train_x, self.train_y = arrays.train_x[train], arrays.train_y[train]
         self.val_x, self.val_y = arrays.train_x[val], arrays.train_y[val]
+        if self.hparams.binarize == "dynamic":
+            self.val_x = binarize_once(self.val_x, BINARIZE_SEEDS["val"])
         self.test_x, self.test_y = arrays.test_x, arrays.test_y
         if self.hparams.normal_classes is not None:
             self._keep_normal_classes()
@@ -109,6 +130,15 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
         self.train_x, self.train_y = self.train_x[train], self.train_y[train]
         self.val_x, self.val_y = self.val_x[val], self.val_y[val]
+
+    def _check_binarizable(self, arrays: Arrays) -> None:
+        """Bernoulli samples need intensities in [0, 1]: uint8 images, or floats already in that range."""
+        x = arrays.train_x
+        require(
+            x.dtype == torch.uint8 or (x.is_floating_point() and float(x.min()) >= 0 and float(x.max()) <= 1),
+            f"data.binarize={self.hparams.binarize} needs intensities in [0, 1] (images); this data lies outside "
+            "that range: set data.binarize=null.",
+        )
 
     def _check(self, arrays: Arrays) -> None:
         shape = list(arrays.train_x.shape[1:])
@@ -155,9 +185,16 @@ class InMemoryDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool = False):
         self._move_to_trainer_device()
         x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+        dynamic = split == "train" and self.hparams.binarize == "dynamic"
         if self.hparams.in_memory:
             return IndexBatches(
-                x, y, self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed, epoch_of=self._trainer_epoch
+                x,
+                y,
+                self.hparams.batch_size,
+                shuffle=shuffle,
+                seed=self.hparams.seed,
+                epoch_of=self._trainer_epoch,
+                binarize=dynamic,
             )
         return DataLoader(
             TensorDataset(x, y),
@@ -166,7 +203,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,
-            collate_fn=_collate_float,
+            collate_fn=partial(_collate_float, binarize=dynamic),
         )
 
     def _trainer_epoch(self) -> int:

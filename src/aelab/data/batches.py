@@ -13,6 +13,16 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float32).mul_(1 / 255) if x.dtype == torch.uint8 else x.float()
 
 
+# Offsets the binarisation streams from the permutation's, which draws from `seed + epoch`.
+BINARIZE_STREAM = 1_000_003
+
+
+def binarize_once(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Return one Bernoulli sample of intensities in [0, 1] as uint8 0/255 (so batches scale it to 0/1)."""
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    return torch.bernoulli(to_float(x), generator=generator).mul_(255).to(torch.uint8)
+
+
 class IndexBatches:
     """An iterable of (inputs, labels) batches over in-memory tensors, sharded across DDP ranks.
 
@@ -20,7 +30,8 @@ class IndexBatches:
     continues the same sequence. The epoch comes from `epoch_of()` when given (data modules pass their
     trainer's `current_epoch`), else the loader counts its own passes (`set_epoch` sets the count). A rank
     takes every `world_size`-th index; at most `world_size - 1` samples (fewer than one batch) are left out
-    so that ranks run equal steps.
+    so that ranks run equal steps. With `binarize`, each batch is a fresh Bernoulli sample of its intensities,
+    drawn from a stream seeded by the seed and the epoch (so a resumed run draws the same samples).
     """
 
     def __init__(
@@ -32,8 +43,9 @@ class IndexBatches:
         seed: int = 0,
         drop_last: bool = False,
         epoch_of: Callable[[], int] | None = None,
+        binarize: bool = False,
     ) -> None:
-        self.inputs, self.labels = inputs, labels
+        self.inputs, self.labels, self.binarize = inputs, labels, binarize
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.epoch, self.epoch_of = 0, epoch_of
 
@@ -70,8 +82,14 @@ class IndexBatches:
             self.epoch = self.epoch_of()
         order = self.indices().to(self.inputs.device)
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        generator = None
+        if self.binarize:
+            rank = self._rank_and_world()[0]
+            seed = (self.seed * BINARIZE_STREAM + self.epoch) * BINARIZE_STREAM + rank
+            generator = torch.Generator(device=self.inputs.device).manual_seed(seed)
         for start in range(0, stop, self.batch_size):
             index = order[start : start + self.batch_size]
             # index_select is several times faster than advanced indexing on a 4-D uint8 tensor.
-            yield to_float(self.inputs.index_select(0, index)), self.labels.index_select(0, index)
+            x = to_float(self.inputs.index_select(0, index))
+            yield (torch.bernoulli(x, generator=generator) if self.binarize else x), self.labels.index_select(0, index)
         self.epoch += 1

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from aelab.data.base import Arrays, InMemoryDataModule, fixed_split
+from aelab.data.idx import find_idx, read_idx
 from aelab.utils.errors import UserError
 
 
@@ -87,7 +88,7 @@ class TorchvisionDataModule(InMemoryDataModule):
 
 
 class MNISTFormatDataModule(TorchvisionDataModule):
-    """The IDX-format datasets; gzipped files placed in the raw folder are unpacked first."""
+    """The IDX-format datasets, read in place from the raw folder, gzipped or not."""
 
     files = (
         "train-images-idx3-ubyte.gz",
@@ -102,20 +103,14 @@ class MNISTFormatDataModule(TorchvisionDataModule):
         return self.files[2:] if self.hparams.test_only else self.files
 
     def _read(self, train: bool):
-        from torchvision.datasets.mnist import read_image_file, read_label_file
-        from torchvision.datasets.utils import extract_archive
-
         prefix = "train" if train else "t10k"
         try:
-            for kind in ("images-idx3", "labels-idx1"):
-                unpacked = self.folder_path / f"{prefix}-{kind}-ubyte"
-                if not unpacked.exists() and unpacked.with_suffix(".gz").exists():
-                    extract_archive(str(unpacked.with_suffix(".gz")), str(self.folder_path))
-            images = read_image_file(str(self.folder_path / f"{prefix}-images-idx3-ubyte"))
-            labels = read_label_file(str(self.folder_path / f"{prefix}-labels-idx1-ubyte"))
-        except Exception as error:  # noqa: BLE001 - missing, truncated or wrong-magic files alike
+            # Read where the files lie (gzipped or not), never unpacking beside them: data folders may be shared.
+            images = read_idx(find_idx(self.folder_path, f"{prefix}-images-idx3-ubyte"), ndim=3)
+            labels = read_idx(find_idx(self.folder_path, f"{prefix}-labels-idx1-ubyte"), ndim=1)
+        except (OSError, ValueError, EOFError) as error:  # missing, truncated or wrong-magic files alike
             raise UserError(self._missing_message()) from error
-        return SimpleNamespace(data=images, targets=labels)
+        return SimpleNamespace(data=images, targets=labels.astype(np.int64))
 
 
 class MNISTDataModule(MNISTFormatDataModule):
