@@ -13,7 +13,10 @@ NORMS = {"none": None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 
 
 class MLP(Net):
-    """A stack of Linear layers; with no hidden layers and no activation it is a linear map."""
+    """A stack of Linear layers; with no hidden layers and no activation it is a linear map.
+
+    `init_std` draws every weight and bias from N(0, init_std^2) (Kingma & Welling 2014); null keeps torch's default.
+    """
 
     def __init__(
         self,
@@ -23,6 +26,7 @@ class MLP(Net):
         norm: str | None = "none",
         dropout: float = 0.0,
         bias: bool = True,
+        init_std: float | None = None,
     ) -> None:
         super().__init__(input_shape)
         self.hidden_dims = [int(h) for h in hidden_dims]
@@ -30,12 +34,17 @@ class MLP(Net):
         norm = norm or "none"
         require(norm in NORMS, f"Unknown net.norm {norm!r}: choose one of {sorted(NORMS)}.")
         require(0 <= dropout < 1, f"net.dropout must be in [0, 1), not {dropout}.")
+        require(init_std is None or init_std > 0, f"net.init_std must be positive or null, not {init_std}.")
         self.activation, self.norm, self.dropout, self.bias = activation, norm, dropout, bias
+        self.init_std = init_std
 
     def _stack(self, sizes: list[int]) -> list[nn.Module]:
         layers: list[nn.Module] = []
         for i in range(len(sizes) - 1):
             layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=self.bias))
+            if self.init_std:
+                for parameter in layers[-1].parameters():
+                    nn.init.normal_(parameter, 0.0, self.init_std)
             if i < len(sizes) - 2:
                 if NORMS[self.norm] is not None:
                     layers.append(NORMS[self.norm](sizes[i + 1]))
