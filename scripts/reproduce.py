@@ -1,13 +1,16 @@
-"""Run the papers' experiment configs and write REPRODUCTION.md: our numbers beside the papers'.
+"""Run the papers' experiment configs and write REPRODUCTION.md from the runs' own folders.
 
-    python scripts/reproduce.py [--quick] [--only NAME ...] [--out logs/reproduce] [-- more overrides]
+    python scripts/reproduce.py --only NAME [NAME ...] [--budget-minutes N] [--data-root DIR] [-- overrides]
+    python scripts/reproduce.py --table                 # rebuild REPRODUCTION.md from the runs under --out
+    python scripts/reproduce.py --quick [--only ...]    # smoke runs: minutes on a CPU, stand-in data
 
-The default runs each paper's full setting (`aelab-train -m experiment=<name>`, data under data/).
---quick scales every run down to minutes on a CPU and to the data available offline: the embedded
-mnist_5k for MNIST, the real MNIST test images (split into training and test) for the one-class
-table, the real ECG5000 files; CIFAR-10 experiments are skipped when its files are absent. Each
-run's result goes to <out>/<name>/result.json, and REPRODUCTION.md is rebuilt from every result
-there, so experiments can be run one at a time.
+Each experiment runs the paper's full setting, one `aelab-train` run per job of its sweep (Kingma's five
+latent sizes, Ruff's ten digits), in <out>/<name>/<job>/, reading the data under --data-root. With
+--budget-minutes N the jobs share N minutes of training (each stops at the end of the pass that reaches its
+share; the test afterwards is extra) and the row says how many passes ran. Running the same command again
+resumes every unfinished job from its last checkpoint with a fresh budget, so a long run is continued in
+sessions; `<job>/sessions.json` records each session. --quick runs the smoke setting into <out>/quick, whose
+rows go to a separate table. REPRODUCTION.md is rebuilt from every run under --out after each command.
 """
 
 from __future__ import annotations
@@ -15,287 +18,193 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import re
 import shutil
+import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from sweeps import run_sweep
+from papers import BY_NAME, PAPERS, Paper
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-TABLE = REPO / "REPRODUCTION.md"
+EXPERIMENTS = REPO / "src" / "aelab" / "configs" / "experiment"
+QUIET = ["callbacks=none", "trainer.enable_progress_bar=false", "print_config=false"]
+ECG_TEST = "ECG5000_TEST_reconstructed.txt.gz"  # the shared copy's test file (see the data's README)
 
 
 @dataclass(frozen=True)
-class Paper:
-    """One experiment config, the metric it is judged by and the paper's number for it."""
+class Job:
+    """One run of an experiment: the sweep overrides that pick it and its folder."""
 
-    experiment: str
-    paper: str
-    target: str  # the table or figure, and what the number is
-    metric: str  # a key of the runs' metrics.json (mean over the runs of a multirun)
-    reference: float | None  # the paper's number in the metric's units; None where it gives none
-    baseline: str | None = None  # our own baseline metric from the same runs, reported beside ours
-    data: str = "MNIST"  # the full setting's data
-    quick: tuple[str, ...] = ()  # overrides of --quick besides the epochs
-    quick_epochs: int = 10
-    needs: str | None = None  # a data folder (under the data root) without which --quick skips the run
-    extra: tuple[str, ...] = field(default=())  # overrides of both modes
+    overrides: tuple[str, ...]
+    folder: Path
 
 
-MNIST_5K = ("data=mnist_5k",)
-PAPERS = [
-    Paper(
-        "kingma2014_vae_mnist",
-        "Kingma & Welling 2014",
-        "Fig. 2 (ELBO curves, N_z=20; no table)",
-        "test/elbo",
-        None,
-        quick=MNIST_5K,
-        quick_epochs=30,
-    ),
-    Paper(
-        "burda2016_vae_mnist",
-        "Burda et al. 2016",
-        "Table 1, VAE k=1, test NLL (nats, k=5000)",
-        "test/nll_iwae",
-        86.76,
-        quick=(*MNIST_5K, "model.iwae_samples=1000"),
-        quick_epochs=20,
-    ),
-    Paper(
-        "burda2016_iwae_mnist",
-        "Burda et al. 2016",
-        "Table 1, IWAE k=50, test NLL (nats, k=5000)",
-        "test/nll_iwae",
-        84.78,
-        quick=(*MNIST_5K, "model.iwae_samples=1000"),
-        quick_epochs=10,
-    ),
-    Paper(
-        "vincent2010_dae_mnist",
-        "Vincent et al. 2010 (SdA tutorial)",
-        "test accuracy, 1.3% error after fine-tuning; ours: linear probe on frozen codes",
-        "probe/ae_accuracy",
-        0.987,
-        "probe/pixels_accuracy",
-        quick=MNIST_5K,
-        quick_epochs=3,
-    ),
-    Paper(
-        "ng_sparse_ae_mnist",
-        "Ng 2011 (UFLDL)",
-        "filters only (no number); ours: linear probe on codes",
-        "probe/ae_accuracy",
-        None,
-        "probe/pixels_accuracy",
-        quick=MNIST_5K,
-        quick_epochs=30,
-    ),
-    Paper(
-        "rifai2011_cae_mnist",
-        "Rifai et al. 2011",
-        "test accuracy, CAE 1.14% error fine-tuned; ours: linear probe",
-        "probe/ae_accuracy",
-        0.9886,
-        "probe/pixels_accuracy",
-        quick=MNIST_5K,
-        quick_epochs=10,
-    ),
-    Paper(
-        "higgins2017_beta_vae",
-        "Higgins et al. 2017",
-        "dSprites disentanglement metric (not implemented); ours: ELBO",
-        "test/elbo",
-        None,
-        data="mnist_5k stand-in for dSprites",
-        quick_epochs=20,
-    ),
-    Paper(
-        "vandenoord2017_vqvae_cifar10",
-        "van den Oord et al. 2017",
-        "Table 1, 4.67 bits/dim; ours: MSE (not comparable)",
-        "test/mse",
-        None,
-        data="CIFAR-10",
-        quick_epochs=5,
-        needs="cifar-10-batches-py",
-    ),
-    Paper(
-        "ruff2018_oneclass_mnist",
-        "Ruff et al. 2018",
-        "Table 1, DCAE, AUROC mean over the 10 normal digits",
-        "anomaly/auroc",
-        0.8965,
-        "anomaly/pca_auroc",
-        quick=("data.test_only=true",),
-        quick_epochs=60,
-    ),
-    Paper(
-        "malhotra2016_encdec_ad_ecg",
-        "Malhotra et al. 2016 (EncDec-AD)",
-        "ECG5000 AUROC; reference: PCA detector (README benchmark), not the paper's data",
-        "test/auroc",
-        0.9930,
-        "test/auroc_pca",
-        data="ECG5000",
-        quick_epochs=150,
-        extra=("callbacks=default",),
-    ),  # series AUROC comes from the series_scores callback
-]
-BY_NAME = {paper.experiment: paper for paper in PAPERS}
+def sweep_jobs(paper: Paper, root: Path) -> list[Job]:
+    """Expand the experiment's `hydra.sweeper.params` into one job per combination (one job without a sweep)."""
+    from itertools import product
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.select(OmegaConf.load(EXPERIMENTS / f"{paper.experiment}.yaml"), "hydra.sweeper.params")
+    if not params:
+        return [Job((), root / "run")]
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()])
+    choices = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in parsed]
+    return [Job(combo, root / "_".join(job_name(o) for o in combo)) for combo in product(*choices)]
 
 
-def mnist_test_root(out: Path) -> Path:
-    """Return a data root whose MNIST/raw links the shared real MNIST test files (never copied)."""
-    raw = out / "mnist_test_root" / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for source in (SHARED / "mnist").glob("t10k-*.gz"):
-        link = raw / source.name
-        if not link.exists():
-            link.symlink_to(source)
-    return raw.parents[1]
+def job_name(override: str) -> str:
+    """A folder name for one override: `model.latent_dim=3` -> `latent_dim_3`."""
+    key, value = override.split("=", 1)
+    return f"{key.split('.')[-1]}_{re.sub(r'[^0-9A-Za-z.-]+', '', value)}"
 
 
-def local_data(paper: Paper) -> list[str]:
-    """Return overrides reading the real ECG5000 files from the shared folder, where it is (both modes)."""
-    if paper.data == "ECG5000" and (SHARED / "ecg5000").is_dir():
-        return [f"data.root={SHARED / 'ecg5000'}", "data.test=ECG5000_TEST_reconstructed.txt.gz"]
-    return []
+def data_overrides(paper: Paper, data_root: Path) -> list[str]:
+    """Return the overrides that read the full setting's data under `data_root`."""
+    if paper.data == "ecg5000":
+        folder = data_root / "ecg5000"
+        test = [f"data.test={ECG_TEST}"] if (folder / ECG_TEST).is_file() else []
+        return [f"data.root={folder}", *test]
+    return [] if paper.data == "embedded" else [f"data.root={data_root}"]
 
 
-def quick_overrides(paper: Paper, out: Path) -> list[str]:
-    """Return the --quick overrides: CPU, fewer epochs, offline data."""
+def quick_overrides(paper: Paper, data_root: Path) -> list[str]:
+    """Return the --quick overrides: CPU, a few epochs, offline stand-in data."""
     settings = ["trainer=cpu", f"trainer.max_epochs={paper.quick_epochs}", *paper.quick]
-    if "data.test_only=true" in paper.quick and (SHARED / "mnist").is_dir():
-        settings.append(f"data.root={mnist_test_root(out)}")
+    if "data.test_only=true" in paper.quick:
+        settings.append(f"data.root={data_root}")
     return settings
 
 
-def quick_data(paper: Paper, overrides: list[str]) -> str:
-    """Describe the data a quick run used."""
-    if "data=mnist_5k" in overrides:
-        return "mnist_5k (5,000 embedded MNIST images) stand-in"
-    if "data.test_only=true" in overrides:
-        return "real MNIST test images only, split 80/20 into training and test"
-    if any(o.startswith("data.root=") and "ecg5000" in o for o in overrides):
-        return "real ECG5000 (UCR split)"
-    return paper.data
-
-
-def hardware() -> str:
-    """Describe the machine the runs use."""
+def checkpoint_progress(folder: Path) -> tuple[int, float]:
+    """Return the passes finished and the seconds trained by the job's last checkpoint (0, 0 when it has none)."""
     import torch
 
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    last = folder / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return 0, 0.0
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    timer = checkpoint.get("callbacks", {}).get("Timer", {})
+    return int(checkpoint["epoch"]) + 1, float(timer.get("time_elapsed", {}).get("train", 0.0))
 
 
-def run(paper: Paper, quick: bool, out: Path, more: list[str]) -> dict:
-    """Run one experiment (a multirun where its config sweeps) and return its result record."""
-    folder = out / paper.experiment
-    shutil.rmtree(folder / "runs", ignore_errors=True)  # stale jobs of an earlier run would be collected
-    settings = [*(quick_overrides(paper, out) if quick else []), *local_data(paper)]
-    start = time.perf_counter()
-    jobs = run_sweep([f"experiment={paper.experiment}", *settings, *paper.extra, *more], folder / "runs")
-    done = jobs.frame[jobs.frame.status == "finished"]
-    scores = done[paper.metric].astype(float) if paper.metric in done else None
-    baseline = done[paper.baseline].astype(float) if paper.baseline in done else None
-    config = OmegaConf.load(Path(done.job.iloc[0]) / ".hydra" / "config.yaml") if len(done) else None
-    result = {
-        "experiment": paper.experiment,
-        "mode": "quick" if quick else "full",
-        "jobs": len(done),
-        "ours": None if scores is None else float(scores.mean()),
-        "baseline": None if baseline is None else float(baseline.mean()),
-        "data": quick_data(paper, settings),
-        "epochs": config.trainer.max_epochs if config else "–",
-        "hardware": hardware(),
-        "overrides": [*settings, *more],
-        "minutes": round((time.perf_counter() - start) / 60, 1),
-        "date": time.strftime("%Y-%m-%d"),
-    }
+def max_epochs(folder: Path) -> int | None:
+    """The passes of the job's full setting, from the config it last ran with."""
+    config = folder / ".hydra" / "config.yaml"
+    return int(OmegaConf.load(config).trainer.max_epochs) if config.is_file() else None
+
+
+def finished(folder: Path) -> bool:
+    """Whether the job ran its full setting and was tested."""
+    total = max_epochs(folder)
+    return total is not None and (folder / "metrics.json").is_file() and checkpoint_progress(folder)[0] >= total
+
+
+def budget_override(seconds: float) -> str:
+    """A Lightning Timer that stops training at the end of the pass by which `seconds` of training have passed."""
+    seconds = max(1, round(seconds))
+    days, rest = divmod(seconds, 86400)
+    duration = f"{days:02d}:{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f'+callbacks.budget={{_target_:pytorch_lightning.callbacks.Timer,duration:"{duration}",interval:epoch}}'
+
+
+def run_job(paper: Paper, job: Job, settings: list[str], budget_s: float | None, resume: bool) -> dict:
+    """Run (or resume) one job for one session and append the session to its sessions.json."""
+    folder = job.folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "result.json").write_text(json.dumps(result, indent=2))
-    return result
+    passes_before, trained_before = checkpoint_progress(folder) if resume else (0, 0.0)
+    command = [str(Path(sys.executable).parent / "aelab-train"), f"experiment={paper.experiment}", *QUIET]
+    command += [*paper.extra, *job.overrides, *settings, f"hydra.run.dir={folder}"]
+    if resume and passes_before:
+        command.append("ckpt_path=last")
+    if budget_s is not None:
+        command.append(budget_override(trained_before + budget_s))
+    print("$", " ".join(command), file=sys.stderr, flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "WANDB_MODE": "offline"}
+    start = time.perf_counter()
+    with open(folder / "reproduce.log", "a") as log:
+        result = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{paper.experiment} failed (exit {result.returncode}): see {folder / 'reproduce.log'}.")
+    passes, trained = checkpoint_progress(folder)
+    sessions_file = folder / "sessions.json"
+    sessions = json.loads(sessions_file.read_text()) if sessions_file.is_file() else []
+    session = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "budget_minutes": None if budget_s is None else round(budget_s / 60, 2),
+        "passes_before": passes_before,
+        "passes_after": passes,
+        "train_minutes": round((trained - trained_before) / 60, 2),
+        "wall_minutes": round(wall / 60, 2),
+        "resumed": bool(resume and passes_before),
+    }
+    sessions.append(session)
+    sessions_file.write_text(json.dumps(sessions, indent=2))
+    # The CSV logger starts its file afresh when a run resumes: keep each session's learning curve.
+    curve = folder / "csv" / "metrics.csv"
+    if curve.is_file():
+        (folder / "curves").mkdir(exist_ok=True)
+        shutil.copy(curve, folder / "curves" / f"session_{len(sessions):03d}.csv")
+    return session
 
 
-def number(value: float | None) -> str:
-    """Format a number to 4 significant digits, a dash where there is none."""
-    return "–" if value is None else f"{value:.4g}"
+def run_paper(paper: Paper, out: Path, data_root: Path, budget_minutes: float | None, more: list[str]) -> None:
+    """Run or resume every unfinished job of one experiment, sharing the budget equally among them."""
+    data = data_overrides(paper, data_root)
+    jobs = [job for job in sweep_jobs(paper, out / paper.experiment) if not finished(job.folder)]
+    if not jobs:
+        print(f"{paper.experiment}: every job has run its full setting", file=sys.stderr)
+        return
+    share = None if budget_minutes is None else budget_minutes * 60 / len(jobs)
+    for job in jobs:
+        session = run_job(paper, job, [*data, *more], share, resume=True)
+        print(f"{paper.experiment} {job.folder.name}: {session}", file=sys.stderr, flush=True)
 
 
-def row(paper: Paper, result: dict | None) -> str:
-    """One Markdown row: paper, metric, the paper's number, ours, our baseline, the setting and the gap."""
-    if result is None:
-        cells = [number(paper.reference), "not run", "–", "–", "–"]
-    else:
-        ours, reference = result["ours"], paper.reference
-        gap = "–" if ours is None or reference is None else f"{ours - reference:+.3g}"
-        label = "**quick**, not the paper's setting" if result["mode"] == "quick" else "full"
-        setting = (
-            f"{label}; {result['data']}; {result['epochs']} epochs; {result['jobs']} run(s); "
-            f"{result['hardware']}; {result['minutes']} min"
-        )
-        cells = [number(reference), number(ours), number(result["baseline"]), setting, gap]
-    name = f"{paper.paper} (`experiment={paper.experiment}`)"
-    return "| " + " | ".join([name, f"{paper.target}: `{paper.metric}`", *cells]) + " |"
-
-
-def write_table(out: Path, skipped: dict[str, str]) -> str:
-    """Rebuild REPRODUCTION.md from every result under `out`; return its text."""
-    lines = [
-        "# Paper reproduction",
-        "",
-        "Written by `python scripts/reproduce.py` from the runs under "
-        f"`{out.relative_to(REPO) if out.is_relative_to(REPO) else out}`. Each experiment's setting and its "
-        "deviations from the paper are in its config, `src/aelab/configs/experiment/<name>.yaml`.",
-        "Rows marked **quick** ran scaled down (fewer epochs, CPU, offline stand-in data): they check that the "
-        "setting trains and show the trend, and are not reproductions of the paper's number.",
-        "Gap = ours − paper, in the metric's units; baseline = our own reference from the same runs "
-        "(linear probe on raw pixels, PCA detector).",
-        "",
-        "| paper | metric | paper's number | ours | our baseline | setting | gap |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for paper in PAPERS:
-        path = out / paper.experiment / "result.json"
-        lines.append(row(paper, json.loads(path.read_text()) if path.is_file() else None))
-    lines += ["", *(f"- `{name}` not run: {why}" for name, why in skipped.items())]
-    text = "\n".join(lines).rstrip() + "\n"
-    TABLE.write_text(text)
-    return text
+def run_quick(paper: Paper, out: Path, data_root: Path, more: list[str]) -> None:
+    """Run the smoke setting of one experiment afresh into <out>/quick."""
+    root = out / "quick" / paper.experiment
+    shutil.rmtree(root, ignore_errors=True)
+    for job in sweep_jobs(paper, root):
+        run_job(paper, job, [*quick_overrides(paper, data_root), *more], None, resume=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the chosen experiments one after another, then write REPRODUCTION.md."""
+    """Run the chosen experiments one after another, then rebuild REPRODUCTION.md."""
+    from reproduction_table import write_table
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="minutes on a CPU, on the data available offline")
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=list(BY_NAME),
-        default=list(BY_NAME),
-        metavar="NAME",
-        help="experiments to run (default: all)",
-    )
+    parser.add_argument("--only", nargs="+", choices=list(BY_NAME), metavar="NAME", help="experiments to run")
+    parser.add_argument("--budget-minutes", type=float, help="minutes of training per experiment and command")
+    parser.add_argument("--quick", action="store_true", help="smoke runs on offline stand-in data (own table)")
+    parser.add_argument("--table", action="store_true", help="only rebuild REPRODUCTION.md from the runs")
+    parser.add_argument("--data-root", type=Path, default=REPO / "data", help="where MNIST/raw, ecg5000/ lie")
     parser.add_argument("--out", type=Path, default=REPO / "logs" / "reproduce")
+    parser.add_argument("--doc", type=Path, default=REPO / "REPRODUCTION.md", help="the table to write")
     parser.add_argument("overrides", nargs="*", help="more aelab-train overrides for every run, after --")
     args = parser.parse_args(argv)
-    out = args.out.resolve()
-    skipped = {}
-    for name in args.only:
-        paper = BY_NAME[name]
-        if args.quick and paper.needs and not (REPO / "data" / paper.needs).is_dir():
-            skipped[name] = f"its data (data/{paper.needs}) is not on this machine"
-            continue
-        result = run(paper, args.quick, out, args.overrides)
-        print(f"{name}: {paper.metric} = {number(result['ours'])} (paper: {number(paper.reference)})")
-    print(write_table(out, skipped))
+    if args.budget_minutes is not None and args.budget_minutes <= 0:
+        parser.error("--budget-minutes must be positive.")
+    if not args.table and not args.only and not args.quick:
+        parser.error("name the experiments to run with --only (a full setting takes hours), or pass --table.")
+    out, data_root = args.out.resolve(), args.data_root.resolve()
+    if not args.table:
+        for paper in [BY_NAME[name] for name in args.only] if args.only else PAPERS:
+            if paper.not_reproduced and not args.quick:
+                print(f"{paper.experiment}: not run ({paper.not_reproduced})", file=sys.stderr)
+            elif args.quick:
+                if paper.data == "cifar10" and not (data_root / "cifar-10-batches-py").is_dir():
+                    print(f"{paper.experiment}: skipped, no CIFAR-10 under {data_root}", file=sys.stderr)
+                    continue
+                run_quick(paper, out, data_root, args.overrides)
+            else:
+                run_paper(paper, out, data_root, args.budget_minutes, args.overrides)
+    print(write_table(out, args.doc, REPO))
 
 
 if __name__ == "__main__":
