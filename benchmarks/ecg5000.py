@@ -80,10 +80,11 @@ def compose(root: Path, seed: int, overrides: list[str], folder: str):
 
 def pca_scores(datamodule, components: int, windows: torch.Tensor) -> dict[str, float]:
     """Test AUROC and AUPRC of a PCA detector fitted on `windows`."""
-    from aelab.metrics.anomaly import PCADetector, at_level, detection_metrics
+    from aelab.metrics.detector import at_level, detection_metrics, pca_errors
+    from aelab.metrics.pca import PCA
 
     test = datamodule.windows("test")
-    scores = at_level(*PCADetector(components).fit(windows).errors(test.x), test, datamodule.series("test"), "series")
+    scores = at_level(*pca_errors(PCA.fit(windows, components), test.x), test, datamodule.series("test"), "series")
     metrics = detection_metrics(scores, threshold=float("inf"))
     return {"auroc": metrics["auroc"], "auprc": metrics["auprc"]}
 
@@ -92,7 +93,7 @@ def train_net(root: Path, seed: int, overrides: list[str], folder: str) -> dict[
     """Train one net on the normal beats; return its test AUROC, AUPRC and seconds per epoch."""
     import pytorch_lightning as pl
 
-    from aelab.metrics.anomaly import detect, reference
+    from aelab.metrics.detector import detect, reference
     from aelab.train import build_datamodule, build_model
 
     cfg = compose(root, seed, overrides, folder)

@@ -221,12 +221,13 @@ def aelab_trainer(cfg, model, datamodule, extra_callbacks: list):
 def run_aelab(cfg, datamodule, test_x: torch.Tensor) -> tuple[list[float], float]:
     """Fit aelab; return its timed epochs and the test loss of its best checkpoint."""
     import aelab
+    from aelab.train import model_checkpoint
 
     model = fresh_model(cfg, datamodule)
     timer = epoch_starts_callback()
     trainer = aelab_trainer(cfg, model, datamodule, [timer])
     trainer.fit(model, datamodule=datamodule)
-    best = aelab.load_model(trainer.checkpoint_callback.best_model_path)
+    best = aelab.load_model(model_checkpoint(trainer).best_model_path)
     return timed_epochs(timer.starts), aelab_test_loss(best, test_x)
 
 

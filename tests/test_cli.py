@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import run_cli
@@ -22,6 +24,14 @@ FAST = [
 def test_help_answers_without_importing_lightning(tmp_path):
     result = run_cli("aelab-train", "--help", cwd=tmp_path)
     assert result.returncode == 0 and "mnist_5k" in result.stdout and "model: ae" in result.stdout
+    # The console script's own import path, with a look at what it loaded (Lightning alone costs seconds).
+    code = (
+        "import sys\nsys.argv = ['aelab-train', '--help']\nfrom aelab.train import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in ('pytorch_lightning', 'torch', 'lightning_fabric') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "LOADED []" in loaded.stdout, loaded.stdout[-500:] + loaded.stderr[-2000:]
 
 
 def test_train_then_eval_report_the_same_test_metrics(tmp_path):
@@ -59,7 +69,12 @@ def test_mnist_files_placed_in_a_folder(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/mse"] > 0
+    from aelab.data import MNISTDataModule
+
+    # The run read exactly the files placed there: its record's data fingerprint is theirs.
+    placed = MNISTDataModule(root=str(tmp_path / "files"))
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert record["data_fingerprint"] == placed.fingerprint()
 
 
 def test_missing_download_is_one_sentence_and_a_nonzero_exit(tmp_path):

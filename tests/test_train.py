@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 import aelab
@@ -95,11 +96,57 @@ def test_bad_settings_are_one_clear_error(compose, overrides, message):
     assert error is not None and message in str(error), repr(raised.value)
 
 
-@pytest.mark.parametrize("debug", ["fdr", "limit", "overfit"])
-def test_debug_modes_run(compose, debug):
-    overrides = ("data=digits", f"debug={debug}", "callbacks=early_stopping", "trainer.enable_progress_bar=false")
-    metrics = aelab.train(compose(*overrides, "trainer.max_epochs=2", fast=False))
-    assert metrics["test/mse"] > 0  # fast_dev_run saves no checkpoint: the current weights are tested
+def fit_as_aelab_trains(cfg, callbacks=()):
+    """Build the data, model and Trainer as aelab-train does; return them after validating, fitting, validating."""
+    import pytorch_lightning as pl
+
+    from aelab.train import build_datamodule, build_model, build_trainer
+
+    pl.seed_everything(cfg.seed, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    model = build_model(cfg, datamodule)
+    trainer = build_trainer(cfg, model, datamodule, callbacks)
+    (before,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    trainer.fit(model, datamodule=datamodule)
+    (after,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    return trainer, model, datamodule, before["val/loss"], after["val/loss"]
+
+
+class BatchLosses(pl.Callback):
+    """Records the training loss of every batch."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+        self.batches.append(batch[1].clone())
+
+
+def test_fast_dev_run_runs_one_batch_of_each_stage_and_writes_nothing(compose, tmp_path):
+    metrics = aelab.train(compose("data=digits", "debug=fdr", "callbacks=default", fast=False))
+    assert "test/mse" in metrics and "val/loss" in metrics
+    assert not list((tmp_path / "run").rglob("*.ckpt")) and not (tmp_path / "run" / "csv").exists()
+    trainer, _, _, _, _ = fit_as_aelab_trains(compose("data=digits", "debug=fdr", fast=False, run="inspect"))
+    assert trainer.global_step == 1 and trainer.num_val_batches == [1]
+
+
+def test_limit_mode_runs_its_few_batches_for_two_epochs(compose):
+    trainer, _, _, _, _ = fit_as_aelab_trains(compose("data=digits", "debug=limit", "callbacks=none", fast=False))
+    assert trainer.current_epoch == 2 and trainer.global_step == 2 * 5 and trainer.num_val_batches == [2]
+
+
+def test_overfit_mode_drives_the_loss_on_one_batch_towards_zero(compose):
+    losses = BatchLosses()
+    cfg = compose("data=digits", "debug=overfit", "callbacks=none", "trainer.enable_progress_bar=false", fast=False)
+    trainer, *_ = fit_as_aelab_trains(cfg, [losses])
+    assert trainer.num_training_batches == 1 and len(losses.losses) == cfg.trainer.max_epochs
+    assert all(torch.equal(labels, losses.batches[0]) for labels in losses.batches)  # one batch, every epoch
+    # Learnt by heart: the Bernoulli loss falls to near its floor, the entropy of the batch's own intensities.
+    x = next(iter(trainer.datamodule.train_dataloader()))[0]
+    floor = float(torch.special.entr(x).add(torch.special.entr(1 - x)).flatten(1).sum(1).mean())
+    assert losses.losses[-1] - floor < 0.1 * (losses.losses[0] - floor), (floor, losses.losses[::20])
 
 
 @pytest.mark.parametrize(
@@ -108,16 +155,41 @@ def test_debug_modes_run(compose, debug):
         ("net=conv", "model.channels_last=true"),
         ("trainer.precision=bf16-mixed",),
         ("model.compile=true",),
-        ("data.on_device=true",),
         ("trainer.profiler=simple",),
     ],
-    ids=["channels_last", "bf16_mixed", "compile", "on_device", "lightning_profiler"],
+    ids=["channels_last", "bf16_mixed", "compile", "lightning_profiler"],
 )
-def test_speed_switches_train_on_cpu(compose, overrides):
+def test_speed_switches_take_effect_and_the_model_learns(compose, overrides):
     net = ("net.channels=[8,16]",) if "net=conv" in overrides else ("net.hidden_dims=[32]",)
-    cfg = compose("data=digits", *overrides, *net, "trainer.max_epochs=1", "test=false")
-    metrics = aelab.train(cfg)
-    assert metrics["val/loss"] > 0
+    cfg = compose("data=digits", *overrides, *net, "trainer.max_epochs=3")
+    dtypes = set()
+    trainer, model, _, before, after = fit_as_aelab_trains(cfg)
+    assert after < 0.98 * before, (before, after)
+    if "model.channels_last=true" in overrides:
+        conv = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    if "trainer.precision=bf16-mixed" in overrides:
+        hook = model.decoder.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
+        with trainer.precision_plugin.forward_context():
+            model._shared_step(next(iter(trainer.datamodule.val_dataloader())), "val")
+        hook.remove()
+        assert dtypes == {torch.bfloat16}
+    if "model.compile=true" in overrides:
+        assert model.encoder._compiled_call_impl is not None and model.decoder._compiled_call_impl is not None
+    if "trainer.profiler=simple" in overrides:
+        assert any("run_training_epoch" in action for action in trainer.profiler.recorded_durations)
+
+
+def test_on_device_moves_every_split_once_to_the_trainers_device(compose):
+    from types import SimpleNamespace
+
+    from aelab.train import build_datamodule
+
+    datamodule = build_datamodule(compose("data=digits", "data.on_device=true").data)
+    datamodule.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")), overfit_batches=0)
+    loader = datamodule.train_dataloader()
+    assert loader.inputs.device.type == "meta"  # batches are cut where the data already is
+    assert all(getattr(datamodule, f"{s}_x").device.type == "meta" for s in ("train", "val", "test"))
 
 
 def test_speed_switches_change_the_modules(compose):

@@ -45,7 +45,7 @@ def model_class(compose, variant: str):
 
 def needs_spatial_net(compose, variant: str) -> bool:
     """Return whether the variant only works on nets with spatial features (VQ-VAE)."""
-    return getattr(model_class(compose, variant), "requires_spatial_features", False)
+    return model_class(compose, variant).needs_spatial_features
 
 
 def build(compose, *overrides: str):

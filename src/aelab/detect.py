@@ -112,7 +112,7 @@ def detect_task(cfg: DictConfig) -> dict[str, float]:
 
     from aelab.callbacks.series import SERIES_KEY
     from aelab.checkpoint import load_model, read_checkpoint
-    from aelab.metrics.anomaly import detect, reference
+    from aelab.metrics.detector import detect, reference
     from aelab.train import quiet_lightning
     from aelab.utils.errors import require
     from aelab.utils.task import output_dir, write_json

@@ -131,3 +131,21 @@ def weight_penalty(module: nn.Module, l1: float = 0.0, l2: float = 0.0) -> torch
         if l2:
             total = total + l2 * w.pow(2).sum()
     return total
+
+
+IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def imq_mmd(codes: torch.Tensor, prior: torch.Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> torch.Tensor:
+    """Return the unbiased MMD^2 between two samples [n, d] under the inverse multiquadratic kernel C / (C + |x - y|^2).
+
+    As in Tolstikhin et al. (2018): C = 2 d s for each scale s (a unit-variance Gaussian prior), the kernels summed.
+    """
+    n, d = codes.shape
+    require(n >= 2, "The MMD needs at least two samples per batch: raise data.batch_size.")
+    both = torch.cat([codes, prior])
+    squared = torch.cdist(both, both).pow(2)
+    kernel = sum(2 * d * s / (2 * d * s + squared) for s in scales)
+    within = ~torch.eye(n, dtype=torch.bool, device=codes.device)
+    k_qq, k_pp, k_qp = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
+    return k_qq[within].mean() + k_pp[within].mean() - 2 * k_qp.mean()

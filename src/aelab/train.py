@@ -59,12 +59,17 @@ def build_trainer(
 ):
     """Build the Trainer from the config: its callbacks (those the run uses) and loggers, aelab's profiler."""
     from hydra.utils import instantiate
+    from pytorch_lightning.callbacks import Checkpoint
 
     from aelab.internals.lightning import NoProfiler, skip_gpu_probe_on_cpu
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
 
     progress_bar = trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
     callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule), *extra_callbacks]
+    if not trainer_options.get("enable_checkpointing", cfg.trainer.get("enable_checkpointing", True)):
+        callbacks = [c for c in callbacks if not isinstance(c, Checkpoint)]  # Lightning refuses them then
+    # A model with several optimizers applies clipping and accumulation itself (Lightning refuses them then).
+    trainer_options = {**model.claim_trainer_options(cfg.trainer), **trainer_options}
     loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
     if not cfg.trainer.get("profiler"):
         trainer_options.setdefault("profiler", NoProfiler())
@@ -155,18 +160,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test"):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        checkpoints = model_checkpoint(trainer)
+        best = checkpoints.best_model_path if checkpoints else ""
         if not best:
             log.warning("No best checkpoint was saved: testing the current weights.")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(_floats(trainer.callback_metrics))
     if analyses and trainer.is_global_zero:
         metrics.update(run_analyses(plain(cfg.eval), model, datamodule, trainer, run_dir, seed=cfg.seed))
-    if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_score is not None:
-        metrics[f"{trainer.checkpoint_callback.monitor}_best"] = float(trainer.checkpoint_callback.best_model_score)
+    checkpoints = model_checkpoint(trainer)
+    if checkpoints and checkpoints.best_model_score is not None:
+        metrics[f"{checkpoints.monitor}_best"] = float(checkpoints.best_model_score)
     if trainer.is_global_zero:
         write_json(run_dir / "metrics.json", metrics)
     return metrics
+
+
+def model_checkpoint(trainer):
+    """The run's ModelCheckpoint (the best and last checkpoints), or None; not the interrupt checkpoint."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    return next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
 
 
 def _floats(values) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Picture callbacks for generative variants: prior samples, interpolations and latent traversals.
 
-Each skips, silently, models that cannot sample (no `sample` method) and data that are not images,
-so the callbacks can sit in any run's callback list.
+They apply to models that declare `can_sample` and work on images; runs of other models leave them out,
+so they can sit in every run's callback list.
 """
 
 from __future__ import annotations
@@ -10,20 +10,12 @@ import pytorch_lightning as pl
 import torch
 
 from aelab.callbacks.images import ImageGridCallback
-from aelab.data.batches import to_float
+from aelab.metrics.pictures import interpolation_images, sample_images, spread, traversal_images
 
 
 def can_draw(pl_module: pl.LightningModule) -> bool:
     """Return whether the model samples from a prior and works on images."""
-    return callable(getattr(pl_module, "sample", None)) and len(getattr(pl_module, "input_shape", ())) == 3
-
-
-def test_images(trainer: pl.Trainer, pl_module: pl.LightningModule, n: int) -> torch.Tensor:
-    """Return `n` test images spread evenly over the test split, as floats on the model's device."""
-    images = trainer.datamodule.test_x
-    # Test splits are often ordered by class: evenly spaced picks show several classes, not n zeros.
-    index = torch.linspace(0, len(images) - 1, min(n, len(images))).long()
-    return to_float(images[index]).to(pl_module.device)
+    return pl_module.can_sample and len(pl_module.input_shape) == 3
 
 
 class GenerativeGrid(ImageGridCallback):
@@ -39,6 +31,10 @@ class GenerativeGrid(ImageGridCallback):
     def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
         return can_draw(pl_module)
 
+    def test_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule, n: int) -> torch.Tensor:
+        """`n` test images spread over the test split, on the model's device."""
+        return spread(trainer.datamodule.test_x, n).to(pl_module.device)
+
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs:
@@ -51,7 +47,7 @@ class SampleGrid(GenerativeGrid):
     name = "samples"
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
-        return pl_module.sample(self.num_images, generator=torch.Generator().manual_seed(self.seed))
+        return sample_images(pl_module, self.num_images, self.seed)
 
 
 class InterpolationGrid(GenerativeGrid):
@@ -67,8 +63,7 @@ class InterpolationGrid(GenerativeGrid):
         return self.steps
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
-        x = test_images(trainer, pl_module, 2 * self.num_images)
-        return pl_module.interpolate(x[0::2][: len(x) // 2], x[1::2][: len(x) // 2], self.steps).flatten(0, 1)
+        return interpolation_images(pl_module, self.test_images(trainer, pl_module, 2 * self.num_images), self.steps)
 
 
 class LatentTraversal(GenerativeGrid):
@@ -86,11 +81,5 @@ class LatentTraversal(GenerativeGrid):
         return self.steps
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor:
-        codes = pl_module.encode(test_images(trainer, pl_module, 256))
-        dims = codes.var(0).argsort(descending=True)[: self.num_images]
-        values = torch.linspace(-self.span, self.span, self.steps, device=codes.device)
-        # Rows: a chosen dimension set to each value in turn, the others kept at the first image's code.
-        z = codes[:1].repeat(len(dims) * self.steps, 1).view(len(dims), self.steps, -1)
-        for row, dim in enumerate(dims):
-            z[row, :, dim] = values
-        return pl_module.decode(z.flatten(0, 1))
+        x = self.test_images(trainer, pl_module, 256)
+        return traversal_images(pl_module, x, self.num_images, self.steps, self.span)

@@ -8,16 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid, save_image
 
-
-def log_image(trainer: pl.Trainer, key: str, grid: torch.Tensor) -> None:
-    """Send an image grid [C, H, W] in [0, 1] to every logger that accepts images."""
-    from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
-
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_image(key, grid, global_step=trainer.global_step)
-        elif isinstance(logger, WandbLogger):
-            logger.log_image(key=key, images=[grid], step=trainer.global_step)
+from aelab.metrics.pictures import log_image
 
 
 class ImageGridCallback(pl.Callback):

@@ -12,7 +12,8 @@ import torch
 
 from aelab.callbacks.images import ReconstructionGrid
 from aelab.data.timeseries import SeriesDataModule
-from aelab.metrics.anomaly import PCADetector, detect, reference
+from aelab.metrics.detector import detect, reference
+from aelab.metrics.pca import PCA
 
 SERIES_KEY = "aelab_series"  # the checkpoint entry aelab-detect reads (apart from `aelab`, which the run record owns)
 LOGGED = ("auroc", "auprc", "best_f1", "f1")
@@ -45,7 +46,7 @@ class SeriesAnomalyScores(pl.Callback):
 
     def __init__(self, quantile: float = 0.99, pca_components: int = 2) -> None:
         self.quantile, self.pca_components = quantile, pca_components
-        self._pca: PCADetector | None = None
+        self._pca: PCA | None = None
         self._saved: tuple[int, dict] | None = None  # (step, reference): the best and last checkpoints share one
 
     def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
@@ -54,7 +55,7 @@ class SeriesAnomalyScores(pl.Callback):
 
     def _reference(self, datamodule: SeriesDataModule, pl_module: pl.LightningModule) -> dict:
         if self._pca is None:  # the training windows never change: fit the baseline once
-            self._pca = PCADetector(self.pca_components).fit(datamodule.windows("train").x)
+            self._pca = PCA.fit(datamodule.windows("train").x, self.pca_components)
         return reference(pl_module, datamodule, pca=self._pca)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:

@@ -17,7 +17,7 @@ from aelab.metrics.evaluation import Evaluation
 from aelab.metrics.features import features
 from aelab.metrics.generation import generation
 from aelab.metrics.latents import latents
-from aelab.metrics.oneclass import anomaly
+from aelab.metrics.oneclass import oneclass
 from aelab.metrics.reconstruction import reconstruction
 from aelab.utils.errors import UserError
 
@@ -42,8 +42,10 @@ def _needs_normal_classes(model, datamodule) -> str | None:
 
 
 def _needs_prior(model, datamodule) -> str | None:
-    if not callable(getattr(model, "sample", None)) or not hasattr(model, "iwae_nll"):
-        return f"needs a model that samples from a prior (model=vae or beta_vae), not {type(model).__name__}"
+    if not model.can_sample:
+        return f"needs a model that samples from a prior (e.g. model=vae, wae or aae), not {type(model).__name__}"
+    if not model.has_likelihood and len(datamodule.shape) != 3:
+        return f"draws pictures of images and {type(model).__name__} has no likelihood bound to report on series"
     return None
 
 
@@ -61,7 +63,7 @@ ANALYSES = {
     "compression": Analysis(compression),
     "codes": Analysis(codes),
     "features": Analysis(features, _needs_classes),
-    "anomaly": Analysis(anomaly, _needs_normal_classes),
+    "anomaly": Analysis(oneclass, _needs_normal_classes),
     "generation": Analysis(generation, _needs_prior),
     "latents": Analysis(latents),
 }

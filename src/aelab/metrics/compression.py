@@ -55,13 +55,14 @@ def compression(ev: Evaluation) -> dict[str, float]:
                 f"compress/{unit}_index": distortion(ev.test_recon, ev.test_x, ev.unit_range),
             }
         )
-        pca_recon = ev.pca.decode(coded(pca_train, pca_test, 8))  # one 8-bit coefficient per code position
+        # One 8-bit PCA coefficient per code position.
+        pca_recon = ev.pca.decode(coded(pca_train, pca_test, 8), ev.sample_shape)
         metrics[f"compress/pca_{unit}_index"] = distortion(pca_recon, ev.test_x, ev.unit_range)
     else:
         for b in precisions:
             bits = ev.code_size * b
             recon = ev.apply(ev.model.decode, coded(ev.train_codes, ev.test_codes, b))
-            pca_recon = ev.pca.decode(coded(pca_train, pca_test, b))
+            pca_recon = ev.pca.decode(coded(pca_train, pca_test, b), ev.sample_shape)
             metrics.update(
                 {
                     f"compress/bits_{b}": float(bits),
@@ -70,7 +71,7 @@ def compression(ev: Evaluation) -> dict[str, float]:
                     f"compress/pca_{unit}_{b}": distortion(pca_recon, ev.test_x, ev.unit_range),
                 }
             )
-    if hasattr(ev.model, "iwae_nll"):
+    if ev.model.has_likelihood:
         # The unit of the generative-model papers: -log2 p(x) per value, from the IWAE bound.
         nll = ev.iwae_nll(int(ev.options.get("iwae_samples", 64))).mean()
         metrics["compress/nll_bits_per_dim"] = float(nll) / (ev.test_x[0].numel() * math.log(2))

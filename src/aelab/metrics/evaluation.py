@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from aelab.data.batches import to_float
-from aelab.metrics.pca import PCABaseline
+from aelab.metrics.pca import PCA
 
 
 class Evaluation:
@@ -82,6 +82,11 @@ class Evaluation:
         return torch.linspace(0, len(self.test_x) - 1, n).round().long()
 
     @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample."""
+        return tuple(self.test_x.shape[1:])
+
+    @property
     def is_image(self) -> bool:
         """Whether samples are images [C, H, W]."""
         return len(self.test_x.shape) == 4
@@ -125,7 +130,7 @@ class Evaluation:
     @property
     def quantised(self) -> bool:
         """Whether the code is a map of codebook indices (VQ-VAE) rather than real numbers."""
-        return hasattr(self.model, "encode_indices")
+        return self.model.quantised
 
     @cached_property
     def code_size(self) -> int:
@@ -136,9 +141,9 @@ class Evaluation:
         return int(self.test_codes[0].numel())
 
     @cached_property
-    def pca(self) -> PCABaseline:
+    def pca(self) -> PCA:
         """PCA fitted on `train_x` with as many components as the model's code."""
-        return PCABaseline(self.train_x, self.code_size, seed=self.seed)
+        return PCA.fit(self.train_x, self.code_size, seed=self.seed)
 
     def iwae_nll(self, samples: int) -> torch.Tensor:
         """Return the IWAE bound on -log p(x) per test sample (nats), computed once per `samples`."""

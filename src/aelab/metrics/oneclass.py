@@ -2,7 +2,7 @@
 
 The model trained on the classes in `data.normal_classes` only; every test image is scored by
 its reconstruction error (the negative ELBO for VAEs), and images of the other classes are the
-anomalies. Scoring and metrics are those of the series detector (`aelab.metrics.anomaly`), so
+anomalies. Scoring and metrics are those of the series detector (`aelab.metrics.detector`), so
 images and series report the same figures; PCA with as many components is the baseline.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aelab.metrics.anomaly import LevelScores, PCADetector, detection_metrics, model_errors
+from aelab.metrics.detector import LevelScores, detection_metrics, model_errors, pca_errors
 from aelab.metrics.evaluation import Evaluation
 from aelab.metrics.pictures import figure, save_figure, save_grid
 
@@ -26,14 +26,13 @@ def scored(score: np.ndarray, label: np.ndarray) -> LevelScores:
     return LevelScores(score, label, np.arange(len(score)), np.zeros(len(score), np.int64))
 
 
-def anomaly(ev: Evaluation) -> dict[str, float]:
+def oneclass(ev: Evaluation) -> dict[str, float]:
     """AUROC, AUPRC and F1 (threshold: a quantile of the normal validation scores) for the model and PCA."""
     quantile = float(ev.settings("anomaly").get("quantile", 0.95))
     label = anomaly_labels(ev.test_y, np.atleast_1d(ev.datamodule.hparams.normal_classes).tolist())
-    pca = PCADetector(ev.pca.components, mean=ev.pca.mean, basis=ev.pca.basis)
     scores = {
         "": (model_errors(ev.model, ev.test_x, ev.batch_size)[0], model_errors(ev.model, ev.val_x, ev.batch_size)[0]),
-        "pca_": (pca.errors(ev.test_x)[0], pca.errors(ev.val_x)[0]),
+        "pca_": (pca_errors(ev.pca, ev.test_x)[0], pca_errors(ev.pca, ev.val_x)[0]),
     }
     metrics = {}
     for prefix, (test, val) in scores.items():

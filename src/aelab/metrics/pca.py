@@ -1,4 +1,4 @@
-"""The PCA baseline: principal components of the training split, at an autoencoder's code size."""
+"""The PCA baseline beside every analysis and detector: principal components of the training split."""
 
 from __future__ import annotations
 
@@ -6,37 +6,48 @@ import numpy as np
 import torch
 
 
-class PCABaseline:
-    """sklearn's PCA on flattened training samples, used as an encoder and decoder beside the model."""
+class PCA:
+    """Principal components of flattened training samples (fitted by scikit-learn): an encoder, decoder and detector.
 
-    def __init__(self, train_x: torch.Tensor, components: int, seed: int = 0) -> None:
-        from sklearn.decomposition import PCA
+    Analyses fit it with as many components as the model's code; the series detector with a few, and keeps
+    its `state()` in checkpoints so that new data is scored without the training files.
+    """
 
-        flat = train_x.flatten(1).double().numpy()
-        self.shape = tuple(train_x.shape[1:])
-        # More components than samples or values has no meaning: PCA is exact there.
-        self.components = max(1, min(int(components), *flat.shape))
-        self.pca = PCA(n_components=self.components, random_state=seed).fit(flat)
+    def __init__(self, mean: np.ndarray | list, basis: np.ndarray | list) -> None:
+        self.mean, self.basis = np.asarray(mean, dtype=np.float64), np.asarray(basis, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, samples: torch.Tensor, components: int, seed: int = 0) -> PCA:
+        """Fit `components` components (at most the number of samples or values: PCA is exact there)."""
+        from sklearn.decomposition import PCA as SklearnPCA
+
+        flat = samples.flatten(1).double().numpy()
+        fitted = SklearnPCA(n_components=max(1, min(int(components), *flat.shape)), random_state=seed).fit(flat)
+        return cls(fitted.mean_, fitted.components_)
+
+    @property
+    def components(self) -> int:
+        """The number of principal components kept."""
+        return len(self.basis)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Return the PCA codes [N, components] of samples."""
-        return torch.from_numpy(self.pca.transform(x.flatten(1).double().numpy())).float()
+        return torch.from_numpy((x.flatten(1).double().numpy() - self.mean) @ self.basis.T).float()
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Return samples (in the data's shape) from PCA codes."""
-        flat = self.pca.inverse_transform(codes.double().numpy())
-        return torch.from_numpy(flat).float().view(-1, *self.shape)
+    def decode(self, codes: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """Return samples of `shape` (one sample's) from PCA codes."""
+        flat = codes.double().numpy() @ self.basis + self.mean
+        return torch.from_numpy(flat).float().view(-1, *shape)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Return the projections of samples onto the principal subspace."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x), tuple(x.shape[1:]))
 
-    @property
-    def mean(self) -> np.ndarray:
-        """The training mean, flattened."""
-        return self.pca.mean_
+    def error_map(self, x: torch.Tensor) -> np.ndarray:
+        """Return the squared residual of each value (shaped like x), as a model's `anomaly_map`."""
+        centred = x.flatten(1).double().numpy() - self.mean
+        return ((centred - centred @ self.basis.T @ self.basis) ** 2).reshape(x.shape)
 
-    @property
-    def basis(self) -> np.ndarray:
-        """The principal axes [components, values]."""
-        return self.pca.components_
+    def state(self) -> dict:
+        """Plain values for a checkpoint; `PCA(**state)` rebuilds it."""
+        return {"mean": self.mean.tolist(), "basis": self.basis.tolist()}

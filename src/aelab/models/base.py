@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -13,6 +14,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from aelab.internals.lightning import FastHookName, write_train_metrics
 from aelab.losses import build_loss, weight_penalty
+from aelab.models.manual import ManualOptimization
 from aelab.models.training_metrics import RunningSums
 from aelab.utils.errors import UserError, require
 
@@ -46,10 +48,26 @@ def inputs_of(batch) -> torch.Tensor:
 
 
 class Autoencoder(FastHookName, pl.LightningModule):
-    """Encoder, latent and decoder with a dict of named loss terms; variants override `step_output`."""
+    """Encoder, latent and decoder with a dict of named loss terms; variants override `step_output`.
 
+    What a variant can do is declared once, by the class attributes below and the methods they name;
+    callbacks and analyses ask these, never `hasattr`. The defaults are honest for a plain autoencoder:
+    it decodes (so it interpolates in code space), has no prior to sample from and no likelihood bound,
+    and scores anomalies by its squared reconstruction error.
+    """
+
+    # Codes can be drawn from a prior: `prior_codes()` (and so `sample()`) work.
+    can_sample: ClassVar[bool] = False
+    # A bound on -log p(x) in nats: `negative_elbo()` and `iwae_nll()` work.
+    has_likelihood: ClassVar[bool] = False
+    # Codes are maps of codebook indices: `encode_indices()` works.
+    quantised: ClassVar[bool] = False
+    # The variant works on a net's spatial feature map (net=conv, conv1d), not on a flat code.
+    needs_spatial_features: ClassVar[bool] = False
     # A regulariser (noise, sparsity, contraction) keeps an overcomplete code from copying its input.
-    overcomplete: bool = False
+    overcomplete: ClassVar[bool] = False
+    # What `anomaly_map()` adds up, as reports name it.
+    anomaly_score: ClassVar[str] = "squared reconstruction error"
 
     def __init__(
         self,
@@ -84,6 +102,9 @@ class Autoencoder(FastHookName, pl.LightningModule):
         self.recon_loss = build_loss(loss, output_activation)
         self.net = instantiate(net, input_shape=list(self.input_shape))
         self.build()
+        # One optimizer: Lightning's automatic optimisation. Several (an adversarial variant): the base steps them.
+        self.automatic_optimization = len(self.optimizer_groups()) == 1
+        self.manual = ManualOptimization(self)
         self.test_mse = MeanSquaredError()
         unit_range = output_activation == "sigmoid"
         # PSNR needs a known data range: [0, 1] data only (standardised series have none).
@@ -125,6 +146,49 @@ class Autoencoder(FastHookName, pl.LightningModule):
         """Return the reconstruction of a batch of inputs."""
         return self.decode(self.encode(x))
 
+    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
+        """Return [batch, steps, ...]: decodings along the straight line between the codes of x1 and x2."""
+        z1, z2 = self.encode(x1), self.encode(x2)
+        weights = torch.linspace(0, 1, steps, device=z1.device).view(1, steps, *[1] * (z1.dim() - 1))
+        z = (1 - weights) * z1[:, None] + weights * z2[:, None]
+        return self.decode(z.flatten(0, 1)).unflatten(0, (len(x1), steps))
+
+    def prior_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return `n` codes drawn from the prior (models with `can_sample`)."""
+        raise UserError(f"{type(self).__name__} has no prior to draw codes from: use a model that can sample.")
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return the decodings of `n` codes drawn from the prior (models with `can_sample`)."""
+        return self.decode(self.prior_codes(n, generator).to(self.device))
+
+    def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the codebook indices of a batch (models with `quantised`)."""
+        raise UserError(f"{type(self).__name__} has no codebook: its codes are real numbers.")
+
+    def anomaly_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Return per-value contributions to each sample's anomaly score (shaped like x; they sum to the score)."""
+        return (self(x) - x).pow(2)
+
+    def randn_like(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like `tensor`: every random draw of a variant goes through here or rand_like."""
+        return torch.randn_like(tensor)
+
+    def rand_like(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Uniform [0, 1) noise shaped like `tensor`."""
+        return torch.rand_like(tensor)
+
+    def optimizer_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        """The parameters each optimizer updates, by name; the first group's is the loss `step_output` returns."""
+        return {"model": list(self.parameters())}
+
+    def optimizer_overrides(self) -> dict[str, dict]:
+        """Optimizer settings that differ for a group (e.g. a discriminator's learning rate), by group name."""
+        return {}
+
+    def group_terms(self, group: str, x: torch.Tensor, out: StepOutput) -> dict[str, torch.Tensor]:
+        """The weighted terms of another optimizer group's loss, given the first group's step output."""
+        raise NotImplementedError(f"{type(self).__name__} declares the optimizer group {group!r} but no terms for it")
+
     def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
         """Run the model on `x` and return its loss terms; the plain autoencoder has one."""
         code = self.encoder(x)
@@ -153,14 +217,21 @@ class Autoencoder(FastHookName, pl.LightningModule):
         show = stage == "val"
         self.log_dict(values, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True, prog_bar=show)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
+        if not self.automatic_optimization:
+            return self.manual.training_step(batch, batch_idx)
         loss, out, x = self._shared_step(batch, "train")
-        self._train_sums.add({"loss": loss, **out.terms, **out.stats}, x.shape[0])
+        self._record_train_step(loss, out.terms, out.stats, x.shape[0])
+        return loss
+
+    def _record_train_step(self, loss: torch.Tensor, terms: dict, stats: dict, batch_size: int) -> None:
+        """Add a step to the epoch's sums; on the steps the loggers write, log it and check it is finite."""
+        self._objective = ("loss", *terms)  # what the finiteness check looks at: never the stats
+        self._train_sums.add({"loss": loss, **terms, **stats}, batch_size)
         # Step values, and the finiteness check (a device sync on GPUs), only on the steps the loggers write.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self._check_finite({"loss": loss, **out.terms}, f"by step {self.global_step} (epoch {self.current_epoch})")
+            self._check_finite({"loss": loss, **terms}, f"by step {self.global_step} (epoch {self.current_epoch})")
             write_train_metrics(self.trainer, {"train/loss_step": loss}, prog_bar=True)
-        return loss
 
     def on_train_epoch_start(self) -> None:
         self._train_sums = RunningSums()
@@ -170,12 +241,28 @@ class Autoencoder(FastHookName, pl.LightningModule):
         if means:
             self._check_finite(means, f"by the end of epoch {self.current_epoch} (step {self.global_step})")
             write_train_metrics(self.trainer, {f"train/{name}": value for name, value in means.items()})
+        if not self.automatic_optimization:
+            self.manual.epoch_end()
+
+    def optimizer_steps_per_epoch(self) -> int:
+        """Optimizer steps in one training epoch (batches over gradient accumulation; 1 while unknown)."""
+        trainer = self._trainer
+        batches = trainer.num_training_batches if trainer is not None else float("inf")
+        if not math.isfinite(batches):
+            return 1
+        accumulate = self.manual.accumulate if not self.automatic_optimization else trainer.accumulate_grad_batches
+        return max(1, math.ceil(int(batches) / accumulate))
+
+    def claim_trainer_options(self, trainer_config) -> dict:
+        """Trainer arguments to override because this model applies them itself (several optimizers)."""
+        return {} if self.automatic_optimization else self.manual.claim(trainer_config)
 
     def _check_finite(self, values: dict[str, torch.Tensor], when: str) -> None:
-        """Stop the run, naming the non-finite terms, when the loss is not finite (stats alone never stop it)."""
-        if torch.isfinite(values["loss"]):
+        """Stop the run, naming the non-finite terms, when the objective is not finite (stats alone never stop it)."""
+        objective = [values[name] for name in self._objective if name in values]
+        if bool(torch.isfinite(torch.stack(objective)).all()):
             return
-        bad = [name for name, value in values.items() if name != "loss" and not torch.isfinite(value)] or ["loss"]
+        bad = [n for n in self._objective[1:] if n in values and not torch.isfinite(values[n])] or ["loss"]
         raise UserError(
             f"The loss became {float(values['loss'])} {when} in the {', '.join(bad)} term: lower optimizer.lr "
             "or set trainer.gradient_clip_val=1.0; the last good checkpoint stays in checkpoints/last.ckpt."
@@ -203,15 +290,22 @@ class Autoencoder(FastHookName, pl.LightningModule):
         return self.recon_loss.mean(out.logits) if out is not None else self(x)
 
     def configure_optimizers(self):
-        options = dict(self.hparams.optimizer)
         trainer = self._trainer
-        # Under 16-bit loss scaling a fused optimizer unscales gradients itself, so Lightning cannot clip them first.
-        if options.get("fused") and trainer and trainer.precision == "16-mixed" and trainer.gradient_clip_val:
-            options["fused"] = False
-        optimizer = instantiate(options)(params=self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        options = dict(self.hparams.scheduler)
-        extra = {k: options.pop(k) for k in SCHEDULER_KEYS if k in options}
-        scheduler = instantiate(options)(optimizer=optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **extra}}
+        configured = []
+        overrides = self.optimizer_overrides()
+        for group, params in self.optimizer_groups().items():
+            options = {**self.hparams.optimizer, **overrides.get(group, {})}
+            # Under 16-bit loss scaling a fused optimizer unscales gradients itself, so Lightning cannot clip first.
+            if options.get("fused") and trainer and trainer.precision == "16-mixed" and trainer.gradient_clip_val:
+                options["fused"] = False
+            optimizer = instantiate(options)(params=params)
+            if not self.hparams.scheduler:
+                configured.append({"optimizer": optimizer})
+                continue
+            options = dict(self.hparams.scheduler)
+            extra = {k: options.pop(k) for k in SCHEDULER_KEYS if k in options}
+            scheduler = instantiate(options)(optimizer=optimizer)
+            configured.append({"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **extra}})
+        if len(configured) == 1:
+            return configured[0] if self.hparams.scheduler else configured[0]["optimizer"]
+        return configured

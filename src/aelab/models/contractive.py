@@ -9,6 +9,7 @@ from torch import nn
 
 from aelab.models.base import Autoencoder, StepOutput
 from aelab.nets.base import activation
+from aelab.nets.tied import tie_decoder
 from aelab.utils.errors import require
 
 METHODS = ("auto", "closed_form", "exact", "hutchinson")
@@ -56,6 +57,7 @@ class ContractiveAE(Autoencoder):
         self,
         contraction_weight: float = 0.1,
         code_activation: str = "identity",
+        tied_weights: bool = True,
         jacobian: str = "auto",
         exact_max_dim: int = 256,
         projections: int = 4,
@@ -73,6 +75,10 @@ class ContractiveAE(Autoencoder):
 
     def build(self) -> None:
         super().build()
+        if self.hparams.tied_weights:
+            # Without tied weights the encoder can shrink its code and the decoder grow to match: the penalty
+            # then falls with no contraction of what the decoder sees.
+            tie_decoder(self.encoder, self.decoder)
         self.encoder = nn.Sequential(self.encoder, activation(self.hparams.code_activation))
 
     def one_layer_sigmoid(self) -> nn.Linear | None:

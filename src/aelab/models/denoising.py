@@ -12,15 +12,17 @@ from aelab.utils.errors import require
 NOISES = ("gaussian", "masking", "salt_pepper")
 
 
-def corrupt(x: torch.Tensor, noise: str, level: float) -> torch.Tensor:
+def corrupt(
+    x: torch.Tensor, noise: str, level: float, randn_like=torch.randn_like, rand_like=torch.rand_like
+) -> torch.Tensor:
     """Return a corrupted copy of `x`: Gaussian noise of std `level`, or a fraction `level` of values masked/salted."""
     if noise == "gaussian":
-        return x + level * torch.randn_like(x)
-    hit = torch.rand_like(x) < level
+        return x + level * randn_like(x)
+    hit = rand_like(x) < level
     if noise == "masking":
         return x.masked_fill(hit, 0.0)
     # Salt and pepper: the hit values go to the batch's minimum or maximum with equal odds.
-    salt = torch.rand_like(x) < 0.5
+    salt = rand_like(x) < 0.5
     low, high = x.min(), x.max()
     return torch.where(hit, torch.where(salt, high, low), x)
 
@@ -41,7 +43,7 @@ class DenoisingAE(Autoencoder):
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         """Return `x` with this model's corruption applied."""
-        return corrupt(x, self.hparams.noise, self.hparams.noise_level)
+        return corrupt(x, self.hparams.noise, self.hparams.noise_level, self.randn_like, self.rand_like)
 
     def _reconstruct_from(self, source: torch.Tensor, target: torch.Tensor) -> StepOutput:
         code = self.encoder(source)

@@ -27,6 +27,10 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
     return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
 
 
+# Draws of q(z|x) in the negative ELBO that scores anomalies.
+ANOMALY_SAMPLES = 16
+
+
 class VAE(Autoencoder):
     """A Gaussian encoder q(z|x), a standard normal prior and the decoder likelihood p(x|z); maximises the ELBO.
 
@@ -58,6 +62,10 @@ class VAE(Autoencoder):
         )
         super().__init__(**kwargs)
 
+    can_sample = True
+    has_likelihood = True
+    anomaly_score = f"negative ELBO ({ANOMALY_SAMPLES} samples of q(z|x))"
+
     def build(self) -> None:
         self.encoder = self.net.encoder(2 * self.latent_dim)
         self.decoder = self.net.decoder(self.latent_dim)
@@ -76,27 +84,33 @@ class VAE(Autoencoder):
         """Return the decoder mean at the posterior mean (not at the sampled code the loss used)."""
         return self.decode(out.code if out is not None else self.encode(x))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return the decoder means of `n` codes drawn from the prior N(0, I)."""
-        z = torch.randn(n, self.latent_dim, generator=generator)
-        return self.decode(z.to(self.device))
+    def prior_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return `n` codes drawn from the prior N(0, I)."""
+        return torch.randn(n, self.latent_dim, generator=generator)
 
-    def interpolate(self, x1: torch.Tensor, x2: torch.Tensor, steps: int = 8) -> torch.Tensor:
-        """Return [batch, steps, ...]: decodings along the straight line between the posterior means of x1 and x2."""
-        z1, z2 = self.encode(x1), self.encode(x2)
-        weights = torch.linspace(0, 1, steps, device=z1.device)[None, :, None]
-        z = (1 - weights) * z1[:, None] + weights * z2[:, None]
-        return self.decode(z.flatten(0, 1)).unflatten(0, (len(x1), steps))
+    def negative_elbo(
+        self, x: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Return -ELBO per sample in nats: the reconstruction NLL over `samples` draws of q(z|x), plus the KL."""
+        mu, logvar = self.posterior(x)
+        nll = x.new_zeros(len(x))
+        for _ in range(samples):
+            noise = torch.randn(mu.shape, generator=generator).to(mu) if generator is not None else self.randn_like(mu)
+            nll = nll + self.recon_loss.nll(self.decoder(mu + noise * (0.5 * logvar).exp()), x)
+        return nll / samples + gaussian_kl(mu, logvar).sum(1)
+
+    def anomaly_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The negative ELBO (ANOMALY_SAMPLES draws, the same noise every call) spread evenly over the values."""
+        score = self.negative_elbo(x, ANOMALY_SAMPLES, torch.Generator().manual_seed(0))
+        return (score / x[0].numel()).view(-1, *[1] * (x.dim() - 1)).expand_as(x)
 
     # -- the objective ----------------------------------------------------------------------------
     def kl_weight(self, stage: str) -> float:
-        """Return beta, ramped up linearly over the warm-up epochs during training."""
+        """Return beta, ramped up linearly over the warm-up epochs (counted in optimizer steps) during training."""
         warmup = self.hparams.kl_warmup_epochs
         if stage != "train" or not warmup or self._trainer is None:
             return self.hparams.beta
-        batches = self.trainer.num_training_batches
-        steps_per_epoch = max(1, int(batches)) if math.isfinite(batches) else 1
-        return self.hparams.beta * min(1.0, self.global_step / (warmup * steps_per_epoch))
+        return self.hparams.beta * min(1.0, self.global_step / (warmup * self.optimizer_steps_per_epoch()))
 
     def kl_penalty(self, kl_per_dim: torch.Tensor, stage: str) -> torch.Tensor:
         """Return the weighted KL term from the per-sample, per-dimension KL [batch, latent_dim]."""
@@ -109,7 +123,7 @@ class VAE(Autoencoder):
 
     def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
         mu, logvar = self.posterior(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = mu + self.randn_like(mu) * (0.5 * logvar).exp()
         logits = self.decoder(z)
         nll = self.recon_loss.nll(logits, x).mean()
         kl_per_dim = gaussian_kl(mu, logvar)
@@ -133,7 +147,7 @@ class VAE(Autoencoder):
             mu, logvar = self.posterior(x)
         log_weights = []
         for _ in range(k):  # one decoder pass per sample keeps memory at one batch
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            z = mu + self.randn_like(mu) * (0.5 * logvar).exp()
             log_prior = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
             log_weights.append(log_prior - self.recon_loss.nll(self.decoder(z), x) - gaussian_log_prob(z, mu, logvar))
         return -(torch.logsumexp(torch.stack(log_weights), 0) - math.log(k))
@@ -164,3 +178,13 @@ class BetaVAE(VAE):
         if not self.hparams.capacity_max:
             return super().kl_penalty(kl_per_dim, stage)
         return self.hparams.gamma * (kl_per_dim.sum(1).mean() - self.capacity(stage)).abs()
+
+    def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
+        out = super().step_output(x, stage)
+        if stage == "train" or not self.hparams.capacity_max:
+            return out
+        # Checkpoints are chosen on val/loss: with a capacity target that is the negative ELBO, not gamma |KL - C|,
+        # which rewards any KL near C_max; the objective is reported beside it.
+        out.stats["objective"] = out.terms["recon"] + out.terms.pop("kl_penalty")
+        out.terms["kl"] = out.stats["kl"]
+        return out

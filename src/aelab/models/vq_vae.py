@@ -135,7 +135,8 @@ class VQVAE(Autoencoder):
     + commitment_weight * ||z_e - sg[e]||^2, summed over positions and dimensions.
     """
 
-    requires_spatial_features = True  # nets must expose SPATIAL_MEMBERS
+    needs_spatial_features = True  # nets must expose SPATIAL_MEMBERS
+    quantised = True
 
     def __init__(
         self,

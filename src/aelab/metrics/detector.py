@@ -1,9 +1,10 @@
-"""Anomaly detection on windowed series: scores, thresholds and metrics, for a model and a PCA baseline.
+"""The series anomaly detector: scores, thresholds and metrics, for a model and its PCA baseline.
 
-A window's score is its squared reconstruction error summed over steps and channels, or the
-negative ELBO for models that have one. A step's score averages, over the windows covering it,
-the error at that step (the ELBO spread evenly over the window's steps); a series' score (a
-heartbeat) averages its windows' scores. Scores are compared at the data's label level.
+A window's score is the sum of the model's `anomaly_map` over its steps and channels (the squared
+reconstruction error, or the negative ELBO spread over the values for a VAE). A step's score averages,
+over the windows covering it, that window's contributions at the step; a series' score (a heartbeat)
+averages its windows' scores. Scores are compared at the data's label level. The one-class image
+analysis (`aelab.metrics.oneclass`) scores images with the same functions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from aelab.data.timeseries import SeriesDataModule, SeriesSet, Windows, to_steps
+from aelab.metrics.pca import PCA
 
 QUANTILE_GRID = np.linspace(0, 1, 1001)
 DETECTORS = ("model", "pca")
@@ -29,63 +31,22 @@ class LevelScores:
     step: np.ndarray  # time step within the series (0 for per-series scores)
 
 
-def negative_elbo(model, x: torch.Tensor) -> torch.Tensor | None:
-    """Return -ELBO per sample at the posterior mean for models that have one, else None."""
-    if hasattr(model, "negative_elbo"):
-        return model.negative_elbo(x)
-    if hasattr(model, "posterior"):
-        mu, logvar = model.posterior(x)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
-        return model.recon_loss.nll(model.decoder(mu), x) + kl
-    return None
-
-
 @torch.no_grad()
 def model_errors(model, x: torch.Tensor, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Return a model's window scores [N] and per-step errors [N, W] (which sum to the window scores)."""
+    """Return a model's scores [N] and per-step contributions [N, W] (summed over channels; they add up to scores)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    steps = []
-    for batch in x.split(batch_size):
-        batch = batch.to(device)
-        elbo = negative_elbo(model, batch)
-        if elbo is None:
-            steps.append((model(batch) - batch).pow(2).flatten(2).sum(2).cpu())
-        else:
-            steps.append((elbo[:, None] / batch.shape[1]).expand(-1, batch.shape[1]).cpu())
+    steps = [model.anomaly_map(batch.to(device)).flatten(2).sum(2).double().cpu() for batch in x.split(batch_size)]
     model.train(was_training)
-    errors = torch.cat(steps).double().numpy() if steps else np.zeros((0, x.shape[1]))
+    errors = torch.cat(steps).numpy() if steps else np.zeros((0, x.shape[1]))
     return errors.sum(1), errors
 
 
-class PCADetector:
-    """The baseline: reconstruction error of windows projected on the first principal components of training windows."""
-
-    def __init__(self, components: int = 2, mean: list[float] | None = None, basis: list[list[float]] | None = None):
-        self.components = components
-        self.mean = None if mean is None else np.asarray(mean)
-        self.basis = None if basis is None else np.asarray(basis)
-
-    def fit(self, windows: torch.Tensor) -> PCADetector:
-        """Fit the components on training windows [N, W, C]."""
-        from sklearn.decomposition import PCA
-
-        flat = windows.flatten(1).double().numpy()
-        pca = PCA(min(self.components, *flat.shape)).fit(flat)
-        self.mean, self.basis = pca.mean_, pca.components_
-        return self
-
-    def errors(self, windows: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Return window scores [N] and per-step errors [N, W], as `model_errors` does."""
-        centred = windows.flatten(1).double().numpy() - self.mean
-        residual = centred - centred @ self.basis.T @ self.basis
-        errors = (residual**2).reshape(*windows.shape[:2], -1).sum(2)
-        return errors.sum(1), errors
-
-    def state(self) -> dict:
-        """Plain values for a checkpoint."""
-        return {"components": len(self.basis), "mean": self.mean.tolist(), "basis": self.basis.tolist()}
+def pca_errors(pca: PCA, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The PCA baseline's scores and per-step contributions, as `model_errors` gives them."""
+    errors = pca.error_map(x).reshape(*x.shape[:2], -1).sum(2)
+    return errors.sum(1), errors
 
 
 def at_level(
@@ -109,10 +70,10 @@ def at_level(
     return LevelScores(score[keep], label[keep], ids[keep], step[keep])
 
 
-def score_split(model, pca: PCADetector, datamodule: SeriesDataModule, split: str) -> dict[str, LevelScores]:
+def score_split(model, pca: PCA, datamodule: SeriesDataModule, split: str) -> dict[str, LevelScores]:
     """Score one split with the model and the PCA baseline, at the data's label level."""
     windows, series = datamodule.windows(split), datamodule.series(split)
-    errors = {"model": model_errors(model, windows.x), "pca": pca.errors(windows.x)}
+    errors = {"model": model_errors(model, windows.x), "pca": pca_errors(pca, windows.x)}
     return {name: at_level(*errors[name], windows, series, datamodule.label_level) for name in DETECTORS}
 
 
@@ -121,9 +82,9 @@ def threshold_at(quantiles: list[float], quantile: float) -> float:
     return float(np.interp(quantile, QUANTILE_GRID, quantiles))
 
 
-def reference(model, datamodule: SeriesDataModule, pca_components: int = 2, pca: PCADetector | None = None) -> dict:
+def reference(model, datamodule: SeriesDataModule, pca_components: int = 2, pca: PCA | None = None) -> dict:
     """What scoring new data needs besides weights: the fitted PCA and both detectors' validation score quantiles."""
-    pca = pca or PCADetector(pca_components).fit(datamodule.windows("train").x)
+    pca = pca or PCA.fit(datamodule.windows("train").x, pca_components)
     val = score_split(model, pca, datamodule, "val")
     return {
         "level": datamodule.label_level,
@@ -174,13 +135,14 @@ def detect(
     model, datamodule: SeriesDataModule, stored: dict, quantile: float = 0.99, value: float | None = None
 ) -> tuple[dict[str, LevelScores], dict[str, float], dict]:
     """Score the test split; return the scores, each detector's threshold and a report of metrics side by side."""
-    pca = PCADetector(**stored["pca"])
+    pca = PCA(stored["pca"]["mean"], stored["pca"]["basis"])
     scores = score_split(model, pca, datamodule, "test")
     thresholds = {name: threshold_at(stored["quantiles"][name], quantile) for name in DETECTORS}
     if value is not None:
         thresholds["model"] = float(value)  # a fixed value is the model's; PCA keeps its validation quantile
     report = {
         "level": datamodule.label_level,
+        "score": model.anomaly_score,
         "threshold": {"quantile": quantile, "value": value, **thresholds},
         "pca_components": pca.components,
         **{name: detection_metrics(scores[name], thresholds[name]) for name in DETECTORS},
