@@ -5,7 +5,8 @@
 For each class c of the data, trains on class c only (`data.normal_classes=[c]`), scores every test
 image (reconstruction error; the negative ELBO for VAEs) and reports the AUROC of telling the other
 classes apart; PCA with as many components as the first model's latent is the baseline. Writes
-oneclass.md and oneclass.csv into --out. Several seeds (`-- seed=1,2,3`) give mean ± std.
+oneclass.md and oneclass.csv into --out, and results/oneclass.md (which README.md copies) with --results.
+Several seeds (`-- seed=1,2,3`) give mean ± std.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from results import write_result
 from sweeps import run_sweep
 
 from aelab.collect import mean_std, summarise
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--epochs", type=int, help="epochs per model (default: the trainer's, 30)")
     parser.add_argument("--out", type=Path, default=Path("logs/oneclass"))
+    parser.add_argument("--results", action="store_true", help="also write results/oneclass.md for the README")
     parser.add_argument("overrides", nargs="*", help="more aelab-train overrides, after --")
     args = parser.parse_args(argv)
     epochs = args.epochs or (QUICK["epochs"] if args.quick else None)
@@ -76,6 +79,28 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(table, [*args.models, "PCA"])
     (args.out / "oneclass.md").write_text(text)
     print(text)
+    if args.results:
+        columns = [*args.models, "PCA"]
+        rows = [[normal, *(mean_std(row[c], row[f"{c} std"]) for c in columns)] for normal, row in table.iterrows()]
+        command = " ".join(
+            [
+                "python scripts/oneclass_table.py",
+                *(["--quick"] if args.quick else []),
+                "--models",
+                *args.models,
+                "--data",
+                args.data,
+                "--results",
+            ]
+        )
+        write_result(
+            "oneclass",
+            ["normal class", *(f"{c} AUROC" for c in columns)],
+            rows,
+            table.reset_index().to_dict(orient="records"),
+            command,
+            f"`{args.data}`, {epochs or 30} epochs, latent as configured, PCA with as many components",
+        )
 
 
 if __name__ == "__main__":

@@ -100,3 +100,22 @@ def test_a_diverging_loss_stops_with_the_step_and_the_term(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "The loss became" in result.stderr and "in the recon term" in result.stderr
     assert "gradient_clip_val" in result.stderr
+
+
+def test_checkpoints_carry_and_restore_the_cuda_generators_too(monkeypatch):
+    """On a CPU machine, with a stand-in for two CUDA devices' generator states."""
+    from aelab.callbacks.record import CHECKPOINT_KEY, RunRecordCallback
+
+    states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in states])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.extend)
+    callback, checkpoint = RunRecordCallback({}, {}), {}
+    callback.on_save_checkpoint(None, None, checkpoint)
+    cpu = torch.get_rng_state()
+    torch.rand(10)  # the run goes on: the CPU state moves
+    callback.on_load_checkpoint(None, None, checkpoint)
+    assert [s.tolist() for s in checkpoint[CHECKPOINT_KEY]["cuda_rng"]] == [[1, 2, 3], [4, 5, 6]]
+    assert [s.tolist() for s in restored] == [[1, 2, 3], [4, 5, 6]] and torch.equal(torch.get_rng_state(), cpu)

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from aelab.data.batches import IndexBatches, binarize_once, to_float
+from aelab.data.batches import EpochPermutation, IndexBatches, binarize_once, to_float
 from aelab.utils.errors import require
 from aelab.utils.record import fingerprint
 
@@ -196,10 +196,11 @@ class InMemoryDataModule(pl.LightningDataModule):
                 epoch_of=self._trainer_epoch,
                 binarize=dynamic,
             )
+        # The same order as the in-memory path, so the two give the same run (tests/test_data.py checks it).
         return DataLoader(
             TensorDataset(x, y),
             batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
+            sampler=EpochPermutation(len(x), self.hparams.seed, shuffle),
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,

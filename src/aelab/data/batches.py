@@ -23,6 +23,30 @@ def binarize_once(x: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.bernoulli(to_float(x), generator=generator).mul_(255).to(torch.uint8)
 
 
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> torch.Tensor:
+    """The order of one epoch's samples: a permutation drawn from `seed + epoch`, or 0..n-1 without shuffling."""
+    if not shuffle:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+
+
+class EpochPermutation(torch.utils.data.Sampler):
+    """The order `IndexBatches` takes, as a DataLoader's sampler (Lightning sets its epoch, as for any sampler)."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool) -> None:
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch whose order the next iteration takes."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(epoch_order(self.n, self.seed, self.epoch, self.shuffle).tolist())
+
+
 class IndexBatches:
     """An iterable of (inputs, labels) batches over in-memory tensors, sharded across DDP ranks.
 
@@ -62,11 +86,7 @@ class IndexBatches:
     def indices(self) -> torch.Tensor:
         """Return this rank's indices for the current epoch."""
         n = len(self.inputs)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=generator)
-        else:
-            order = torch.arange(n)
+        order = epoch_order(n, self.seed, self.epoch, self.shuffle)
         rank, world = self._rank_and_world()
         if world > 1:
             order = order[: (n // world) * world][rank::world]

@@ -84,9 +84,13 @@ class NpyDataModule(InMemoryDataModule):
             arrays = Arrays(x, y, *self._pair(self.hparams.test_path, self.hparams.test_labels))
         else:
             arrays = fixed_split(x, y, self.hparams.test_fraction)
-        if self.hparams.standardize:
-            # Statistics from the training split only: nothing leaks from the test split.
-            mean, std = arrays.train_x.mean(0), arrays.train_x.std(0).clamp_min(1e-8)
-            arrays.train_x = (arrays.train_x - mean) / std
-            arrays.test_x = (arrays.test_x - mean) / std
         return arrays
+
+    def setup(self, stage: str | None = None) -> None:
+        standardised = self.arrays is not None
+        super().setup(stage)
+        if self.hparams.standardize and not standardised:
+            # Statistics of the training part only, after the validation split: nothing leaks from val or test.
+            mean, std = self.train_x.mean(0), self.train_x.std(0).clamp_min(1e-8)
+            for split in ("train", "val", "test"):
+                setattr(self, f"{split}_x", (getattr(self, f"{split}_x") - mean) / std)
