@@ -50,7 +50,7 @@ class Run:
         """One row per pass: the sessions' logged metrics, the later session winning where two logged a pass."""
         files = sorted((self.folder / "curves").glob("session_*.csv"))
         if not files:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=["epoch", "train/elbo", "test_curve/elbo", "test_curve/samples_seen"])
         rows = pd.concat([pd.read_csv(f).assign(session=i) for i, f in enumerate(files)], ignore_index=True)
         rows = rows.dropna(subset=["epoch"])
         per_pass = rows.groupby(["epoch", "session"]).last().reset_index().sort_values(["epoch", "session"])
