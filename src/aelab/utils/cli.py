@@ -12,6 +12,7 @@ from typing import Any
 import hydra
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 
+import aelab.utils.resolvers  # noqa: F401  (the resolvers configs use)
 from aelab.internals.hydra import reporting_errors_with
 from aelab.utils.extras import missing_extra
 
@@ -61,6 +62,12 @@ def hydra_error_sentence(error: Exception, command: str) -> str | None:
     if isinstance(error, ConfigCompositionException):
         cause = f" ({first_line(str(error.__cause__))})" if error.__cause__ else ""
         return f"{first_line(str(error))}{cause}; see {command} --help for the groups and options."
+    if type(error).__name__ == "FailedJobError" and type(error).__module__.startswith("submitit"):
+        reason = first_line(str(error)).removeprefix("sbatch: error: ")
+        return (
+            f"SLURM refused the sweep's jobs ({reason}): check hydra.launcher.partition, gpus_per_node, "
+            "cpus_per_task, mem_gb and timeout_min against what the cluster offers (sinfo -o '%P %c %m %G %l')."
+        )
     if isinstance(error, OSError) and error.filename and not raised_by_aelab(error):
         # Hydra creates the run folder and writes .hydra/ and the log there before the task starts.
         reason = (error.strerror or type(error).__name__).lower()
