@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from aelab.utils.errors import find_user_error
+from aelab.utils.slurm import save_before_requeue
 
 log = logging.getLogger("aelab")
 
@@ -46,7 +47,8 @@ def run_task(task: Callable[[DictConfig], float | None], cfg: DictConfig) -> flo
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     failed = True
     try:
-        value = task(cfg)
+        with save_before_requeue():  # under submitit, its time-limit signal saves a checkpoint before the requeue
+            value = task(cfg)
         failed = False
         return value
     except Exception as caught:
