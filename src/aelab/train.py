@@ -63,6 +63,7 @@ def build_trainer(
 
     from aelab.internals.lightning import NoProfiler, skip_gpu_probe_on_cpu
     from aelab.utils.instantiate import instantiate_callbacks, instantiate_loggers
+    from aelab.utils.slurm import cluster_plugins
 
     progress_bar = trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
     callbacks = [*instantiate_callbacks(cfg.get("callbacks"), progress_bar, model, datamodule), *extra_callbacks]
@@ -73,6 +74,8 @@ def build_trainer(
     loggers = instantiate_loggers(cfg.get("logger"), job_name=job_name, group=group)
     if not cfg.trainer.get("profiler"):
         trainer_options.setdefault("profiler", NoProfiler())
+    if not cfg.trainer.get("plugins"):
+        trainer_options.setdefault("plugins", cluster_plugins())  # in SLURM jobs: submitit requeues, not Lightning
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **trainer_options)
     skip_gpu_probe_on_cpu(trainer)
     return trainer
@@ -123,11 +126,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     from aelab.callbacks.record import RunRecordCallback
     from aelab.utils.ddp import bind_to_job
     from aelab.utils.record import run_record
+    from aelab.utils.slurm import requeued_checkpoint
     from aelab.utils.task import in_multirun, output_dir, write_json
     from aelab.utils.validate import check_checkpoint_fits, check_config_types
 
     run_dir = output_dir()
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    # A requeued SLURM job goes on from its own last epoch, also when it started from a given ckpt_path.
+    ckpt_path = requeued_checkpoint(run_dir) or resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     check_config_types(cfg)
     if ckpt_path:
         check_checkpoint_fits(ckpt_path, cfg)
