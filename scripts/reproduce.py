@@ -32,7 +32,9 @@ from papers import BY_NAME, PAPERS, Paper
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "src" / "aelab" / "configs" / "experiment"
 QUIET = ["callbacks=none", "trainer.enable_progress_bar=false", "print_config=false"]
-ECG_TEST = "ECG5000_TEST_reconstructed.txt.gz"  # the shared copy's test file (see the data's README)
+# The shared copy's test file: a reconstruction that lost the UCR row order and the 5-class labels (normal or
+# abnormal only); REPRODUCTION.md says so in every row that reads it.
+ECG_TEST = "ECG5000_TEST_reconstructed.txt.gz"
 
 
 @dataclass(frozen=True)
