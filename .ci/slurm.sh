@@ -32,10 +32,14 @@ fail() {  # fail "sentence" [log file]
   exit 1
 }
 
-running() {  # running DAEMON: its PID file names a live process
+running() {  # running DAEMON: its PID file names a live process of that name (not a stale file's reused PID)
   local pid
   pid=$(cat "${PIDFILE[$1]}" 2>/dev/null) || return 1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+  [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$1" ]] && ! grep -q '^State:.*zombie' "/proc/$pid/status"
+}
+
+gone() {  # gone PID: the process has ended (a zombie that nobody reaps counts as ended)
+  ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*zombie' "/proc/$1/status" 2>/dev/null
 }
 
 wait_for() {  # wait_for SECONDS COMMAND...: retry COMMAND every half second
@@ -196,7 +200,7 @@ stop_daemons() {  # stop_daemons DAEMON...: TERM to all at once, KILL to those s
   ((${#pids[@]} == 0)) && return
   kill "${pids[@]}" 2>/dev/null || true
   for pid in "${pids[@]}"; do
-    wait_for 15 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+    wait_for 15 gone "$pid" || kill -9 "$pid" 2>/dev/null || true
   done
   for daemon in "$@"; do
     rm -f "${PIDFILE[$daemon]}"
