@@ -10,10 +10,13 @@ export OMP_NUM_THREADS ?= 1
 $(BIN)/aelab-train: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(PIP) -e ".[dev,slurm,optuna]"
+	$(PIP) -e ".[dev,slurm,optuna,reference]"
+	# The series metrics' reference implementations, for tests only: their own requirements cannot be met beside
+	# aelab's (tsb-ad pins numpy<2; vus pulls tensorflow), and the modules the tests import need none of them.
+	$(PIP) --no-deps vus tsb-ad
 	touch $@
 
-install: $(BIN)/aelab-train  ## create .venv with the tested versions (constraints.txt) and the dev, slurm and optuna extras
+install: $(BIN)/aelab-train  ## create .venv with the tested versions (constraints.txt) and the dev, slurm, optuna and reference extras
 
 train: install  ## train the default model on the embedded MNIST subset
 	$(BIN)/aelab-train $(ARGS)

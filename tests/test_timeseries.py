@@ -162,7 +162,8 @@ def test_variants_detect_the_injected_anomalies_after_a_short_fit(compose, model
 
     cfg = compose("data=synthetic_ts", "net=conv1d", f"model={model}", "data.window=32", "data.stride=4")
     pl.seed_everything(0, verbose=False)
-    datamodule, autoencoder = build_datamodule(cfg.data), build_model(cfg)
+    datamodule = build_datamodule(cfg.data)
+    autoencoder = build_model(cfg, datamodule)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=150,
@@ -183,7 +184,8 @@ def test_vq_vae_quantises_conv1d_features(compose):
     from aelab.train import build_datamodule, build_model
 
     cfg = compose("data=synthetic_ts", "net=conv1d", "model=vq_vae", "model.latent_dim=16", "data.window=32")
-    datamodule, autoencoder = build_datamodule(cfg.data), build_model(cfg)
+    datamodule = build_datamodule(cfg.data)
+    autoencoder = build_model(cfg, datamodule)
     assert autoencoder(datamodule.val_x[:4]).shape == (4, 32, 1)
 
 
@@ -207,7 +209,8 @@ def test_short_lstm_run_detects_the_injected_anomalies(compose):
 
     cfg = compose("data=synthetic_ts", "net=lstm", "data.window=32")
     pl.seed_everything(0, verbose=False)
-    datamodule, model = build_datamodule(cfg.data), build_model(cfg)
+    datamodule = build_datamodule(cfg.data)
+    model = build_model(cfg, datamodule)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=20,
@@ -251,7 +254,8 @@ def test_ecg5000_real_files_and_the_pca_bar(compose):
     from aelab.train import build_datamodule, build_model
 
     cfg = compose("data=ecg5000", f"data.root={ECG_SHARED}", "data.test=ECG5000_TEST_reconstructed.txt.gz", "net=mlp")
-    datamodule, model = build_datamodule(cfg.data), build_model(cfg)
+    datamodule = build_datamodule(cfg.data)
+    model = build_model(cfg, datamodule)
     assert len(datamodule.train_x) + len(datamodule.val_x) == 292
     assert len(datamodule.test_x) == 4500 and int(datamodule.test_y.sum()) == 1873
     _, _, report = detect(model, datamodule, reference(model, datamodule, pca_components=2))
@@ -292,7 +296,9 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
         cwd=tmp_path,
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
-    assert json.loads((run / "metrics.json").read_text())["test/auroc"] > 0.7  # chance is 0.5
+    trained_metrics = json.loads((run / "metrics.json").read_text())
+    assert trained_metrics["test/auroc"] > 0.7  # chance is 0.5
+    assert {"test/vus_pr", "test/vus_pr_pca", "test/top1_iforest", "test/range_auc_pr_tsb_pca"} <= set(trained_metrics)
     assert list((run / "images").glob("reconstruction_epoch_*.png"))
 
     (data / "normal.csv").unlink()  # scoring new data needs only the checkpoint
@@ -313,11 +319,16 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
         "prediction",
         "pca_score",
         "pca_prediction",
+        "tsb_pca_score",
+        "tsb_pca_prediction",
+        "iforest_score",
+        "iforest_prediction",
     ]
     assert len(scores) == 800 and scores["time"].iloc[0] == 1600
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["level"] == "step"
-    assert {"auroc", "auprc", "best_f1", "f1", "f1_point_adjusted"} <= set(metrics["model"]) & set(metrics["pca"])
+    assert metrics["level"] == "step" and metrics["detectors"] == ["model", "pca", "tsb_pca", "iforest"]
+    field = {"auroc", "auprc", "best_f1", "f1", "f1_point_adjusted", "vus_pr", "vus_roc", "range_auc_roc", "top1"}
+    assert all(field <= set(metrics[name]) for name in metrics["detectors"])
     assert (scores["prediction"] == (scores["score"] > metrics["threshold"]["model"])).all()
     assert (out / "detection.png").stat().st_size > 10_000
 

@@ -32,6 +32,8 @@ def build_series_datamodule(cfg: DictConfig, checkpoint: dict):
         "aelab-detect scores time series: use aelab-eval for images.",
     )
     config = data_config(saved.data, cfg.data, list(HydraConfig.get().overrides.task))
+    if config.get("window") == "auto":  # the window the training run picked
+        config.window = stats["window"]
     datamodule = instantiate(config, mean=stats["mean"], std=stats["std"], _convert_="all")
     require(isinstance(datamodule, SeriesDataModule), "aelab-detect scores series: data=synthetic_ts, ecg5000 or csv.")
     datamodule.prepare_data()
@@ -40,21 +42,20 @@ def build_series_datamodule(cfg: DictConfig, checkpoint: dict):
 
 
 def scores_table(scores, thresholds: dict[str, float], series):
-    """Return one row per scored step (or series): where, score, label if known, prediction, PCA score."""
+    """Return one row per scored step (or series): where, score, label if known, prediction, each baseline's."""
     import pandas as pd
 
-    model, pca = scores["model"], scores["pca"]
+    model = scores["model"]
     columns = {"series": [series.names[i] for i in model.series], "step": model.step}
     if series.times is not None:
         columns["time"] = [series.times[i][t] for i, t in zip(model.series, model.step)]
     columns |= {"score": model.score}
     if (model.label >= 0).any():
         columns["label"] = model.label
-    columns |= {
-        "prediction": (model.score > thresholds["model"]).astype(int),
-        "pca_score": pca.score,
-        "pca_prediction": (pca.score > thresholds["pca"]).astype(int),
-    }
+    columns["prediction"] = (model.score > thresholds["model"]).astype(int)
+    for name, baseline in scores.items():
+        if name != "model":
+            columns |= {f"{name}_score": baseline.score, f"{name}_prediction": (baseline.score > thresholds[name]) * 1}
     return pd.DataFrame(columns)
 
 
@@ -129,8 +130,10 @@ def detect_task(cfg: DictConfig) -> dict[str, float]:
     )
     require(len(datamodule.test_x) > 0, "There is nothing to score: give the series with data.test=<file or glob>.")
     # A checkpoint saved without the SeriesAnomalyScores callback: rebuild its reference from the training data.
-    stored = checkpoint.get(SERIES_KEY) or reference(model, datamodule, cfg.pca_components)
-    scores, thresholds, report = detect(model, datamodule, stored, cfg.threshold.quantile, cfg.threshold.value)
+    stored = checkpoint.get(SERIES_KEY) or reference(model, datamodule, cfg.pca_components, names=cfg.baselines)
+    scores, thresholds, report = detect(
+        model, datamodule, stored, cfg.threshold.quantile, cfg.threshold.value, cfg.vus_window, cfg.top1_margin
+    )
     folder = output_dir()
     folder.mkdir(parents=True, exist_ok=True)
     series = datamodule.series("test")
@@ -140,7 +143,10 @@ def detect_task(cfg: DictConfig) -> dict[str, float]:
     found = report["model"]
     summary = f"flagged {found['detected_fraction']:.1%} of the {'steps' if report['level'] == 'step' else 'series'}"
     if "auroc" in found:
-        summary += f", AUROC {found['auroc']:.3f} (PCA {report['pca']['auroc']:.3f}), F1 {found['f1']:.3f}"
+        summary += f", AUROC {found['auroc']:.3f}" + (f" (PCA {report['pca']['auroc']:.3f})" if "pca" in report else "")
+        summary += f", F1 {found['f1']:.3f}"
+    if "vus_pr" in found:
+        summary += f", VUS-PR {found['vus_pr']:.3f}, top-1 {found['top1']:.2f}"
     Console(stderr=True).print(f"aelab-detect: {summary} → {folder}")
     return {k: v for k, v in found.items() if isinstance(v, float)}
 

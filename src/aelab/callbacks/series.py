@@ -6,17 +6,20 @@ default callbacks for every run.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from aelab.callbacks.images import ReconstructionGrid
 from aelab.data.timeseries import SeriesDataModule
-from aelab.metrics.detector import detect, reference
-from aelab.metrics.pca import PCA
+from aelab.metrics.baselines import BASELINES, fit_baselines
+from aelab.metrics.detector import METRICS, detect, reference, score_split, validation_quantiles
+from aelab.metrics.series_metrics import TOP1_MARGIN
 
 SERIES_KEY = "aelab_series"  # the checkpoint entry aelab-detect reads (apart from `aelab`, which the run record owns)
-LOGGED = ("auroc", "auprc", "best_f1", "f1")
+LOGGED = METRICS
 
 
 def series_datamodule(trainer: pl.Trainer) -> SeriesDataModule | None:
@@ -36,27 +39,48 @@ def figure_to_image(figure) -> torch.Tensor:
 
 
 class SeriesAnomalyScores(pl.Callback):
-    """Stores what `aelab-detect` needs in every checkpoint and logs test/auroc (and more) beside a PCA baseline.
+    """Stores what `aelab-detect` needs in every checkpoint and logs test/auroc (and more) beside the baselines.
 
-    The stored entry holds the quantiles of the validation (normal) scores, for thresholds, and a PCA
-    fitted on the training windows. At test end the test split is scored per step (or per series for
-    one label per series, like heartbeats) and `test/auroc`, `test/auprc`, `test/best_f1`, `test/f1`
-    are logged with their `_pca` counterparts, when the test split has labels.
+    The stored entry holds the quantiles of the validation (normal) scores, for thresholds, and the
+    baselines fitted on the training windows. At test end the test split is scored per step (or per
+    series for one label per series, like heartbeats) and `test/auroc`, `test/auprc`, `test/best_f1`,
+    `test/f1` (per-step data also `test/vus_pr`, `test/vus_roc`, `test/range_auc_roc`, `test/range_auc_pr`,
+    `test/top1`) are logged with each baseline's counterparts (`test/auroc_pca`, `test/vus_pr_iforest`, ...),
+    when the test split has labels, and `test/fit_seconds`, `test/score_seconds` (the model's).
     """
 
-    def __init__(self, quantile: float = 0.99, pca_components: int = 2) -> None:
+    def __init__(
+        self,
+        quantile: float = 0.99,
+        pca_components: int = 2,
+        baselines: list[str] | tuple[str, ...] = BASELINES,
+        vus_window: int | str = "auto",
+        top1_margin: int = TOP1_MARGIN,
+    ) -> None:
         self.quantile, self.pca_components = quantile, pca_components
-        self._pca: PCA | None = None
+        self.baseline_names, self.vus_window, self.top1_margin = list(baselines), vus_window, top1_margin
+        self._baselines: dict | None = None
+        self._known: dict[str, list[float]] = {}  # the baselines' validation quantiles: they never change
         self._saved: tuple[int, dict] | None = None  # (step, reference): the best and last checkpoints share one
+        self._fit_started: float | None = None
+        self._fit_seconds: float | None = None
 
     def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
         """Return whether the run's data are series (runs leave this callback out otherwise)."""
         return isinstance(datamodule, SeriesDataModule)
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_started = time.perf_counter()
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._fit_started is not None:
+            self._fit_seconds = time.perf_counter() - self._fit_started
+
     def _reference(self, datamodule: SeriesDataModule, pl_module: pl.LightningModule) -> dict:
-        if self._pca is None:  # the training windows never change: fit the baseline once
-            self._pca = PCA.fit(datamodule.windows("train").x, self.pca_components)
-        return reference(pl_module, datamodule, pca=self._pca)
+        if self._baselines is None:  # the training windows never change: fit the baselines once
+            self._baselines, _ = fit_baselines(self.baseline_names, datamodule.windows("train").x, self.pca_components)
+            self._known = validation_quantiles(score_split(None, self._baselines, datamodule, "val"))
+        return reference(pl_module, datamodule, baselines=self._baselines, known=self._known)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         datamodule = series_datamodule(trainer)
@@ -70,13 +94,19 @@ class SeriesAnomalyScores(pl.Callback):
         datamodule = series_datamodule(trainer)
         if datamodule is None or len(datamodule.test_x) == 0:
             return
-        _, _, report = detect(pl_module, datamodule, self._reference(datamodule, pl_module), self.quantile)
+        stored = self._reference(datamodule, pl_module)
+        _, _, report = detect(
+            pl_module, datamodule, stored, self.quantile, vus_window=self.vus_window, top1_margin=self.top1_margin
+        )
         values = {f"test/{k}": report["model"][k] for k in LOGGED if k in report["model"]}
-        values |= {f"test/{k}_pca": report["pca"][k] for k in LOGGED if k in report["pca"]}
+        for name in report["detectors"][1:]:
+            values |= {f"test/{k}_{name}": report[name][k] for k in LOGGED if k in report[name]}
         if "f1_point_adjusted" in report["model"]:
             values["test/f1_point_adjusted"] = report["model"]["f1_point_adjusted"]
-        if values:
-            pl_module.log_dict(values)
+        values["test/score_seconds"] = report["model"]["score_seconds"]
+        if self._fit_seconds is not None:
+            values["test/fit_seconds"] = self._fit_seconds
+        pl_module.log_dict(values)
 
 
 class SeriesReconstructionPlot(ReconstructionGrid):

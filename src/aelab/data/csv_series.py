@@ -1,4 +1,9 @@
-"""The user's own series: CSV or .npy files, chosen columns as channels, an optional label column."""
+"""The user's own series: CSV or .npy files, chosen columns as channels, an optional label column.
+
+A CSV whose first row holds numbers only has no header: its columns are named 0, 1, ... as in .npy files.
+A file with one column needs no data.value_columns. `data.train_end` splits each training file in two
+(the first steps train, the rest is scored) instead of a separate data.test.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.labelled_files import prefix_end
 from aelab.data.timeseries import SeriesDataModule, SeriesSet
 from aelab.utils.errors import UserError, require
 
@@ -40,12 +46,17 @@ class CSVSeriesDataModule(SeriesDataModule):
         time_column: str | None = None,
         label_column: str | None = None,
         missing: str = "refuse",
+        train_end: int | float | None = None,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
-        require(bool(value_columns), "data=csv needs data.value_columns=[name, ...]: the columns to model.")
         require(missing in MISSING, f"data.missing must be one of {list(MISSING)}, not {missing!r}.")
+        require(
+            train_end is None or test is None,
+            "data.train_end splits each data.train file into a training and a test part, so data.test must stay "
+            "unset (set data.train_end=null to score data.test instead).",
+        )
 
     @staticmethod
     def _table(path: Path):
@@ -57,9 +68,12 @@ class CSVSeriesDataModule(SeriesDataModule):
                 require(array.ndim in (1, 2), f"{path} holds a {array.ndim}-D array; save [steps] or [steps, columns].")
                 array = array.reshape(len(array), -1)
                 return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
-            table = pd.read_csv(path)
+            with open(path, errors="replace") as stream:
+                first = stream.readline().strip().split(",")
+            headerless = all(_number(field) for field in first)
+            table = pd.read_csv(path, header=None if headerless else "infer")
         except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-            raise UserError(f"{path} is not a readable CSV (with a header row) or .npy file.") from error
+            raise UserError(f"{path} is not a readable CSV (with or without a header row) or .npy file.") from error
         table.columns = [str(c) for c in table.columns]
         return table
 
@@ -100,10 +114,22 @@ class CSVSeriesDataModule(SeriesDataModule):
         log.warning("Filled %d missing values in %s (data.missing=%s).", int(gaps.sum()), path, mode)
         return frame.to_numpy()
 
+    def _value_columns(self, path: Path, table) -> list[str]:
+        h = self.hparams
+        if h.value_columns:
+            return [str(c) for c in h.value_columns]
+        others = [c for c in table.columns if c not in (str(h.time_column), str(h.label_column))]
+        require(
+            len(others) == 1,
+            f"data=csv needs data.value_columns=[name, ...]: the columns to model ({path} has "
+            f"{', '.join(map(repr, table.columns))}).",
+        )
+        return others
+
     def _read_file(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         h = self.hparams
         table = self._table(path)
-        columns = [str(c) for c in h.value_columns]
+        columns = self._value_columns(path, table)
         wanted = [*columns, *([str(h.time_column)] if h.time_column is not None else [])]
         absent = [c for c in wanted if c not in table.columns]
         require(
@@ -131,17 +157,32 @@ class CSVSeriesDataModule(SeriesDataModule):
         return values, labels, times
 
     def _read(self, key: str) -> SeriesSet:
-        pattern = self.hparams[key]
+        split = self.hparams.train_end is not None
+        pattern = self.hparams["train" if split else key]
         if key == "test" and pattern is None:
             log.warning("data.test is not set: there is no test split to score.")
             return SeriesSet()
-        files = expand(pattern, key)
+        files = expand(pattern, "train" if split else key)
         parts = [self._read_file(path) for path in files]
         times = None if self.hparams.time_column is None else [t for _, _, t in parts]
-        return SeriesSet([v for v, _, _ in parts], [lab for _, lab, _ in parts], [str(f) for f in files], times)
+        series = SeriesSet([v for v, _, _ in parts], [lab for _, lab, _ in parts], [str(f) for f in files], times)
+        if not split:
+            return series
+        cut = [prefix_end(self.hparams.train_end, n, name) for n, name in zip(series.lengths, series.names)]
+        pieces = [series.take([i], *((0, c) if key == "train" else (c, None))) for i, c in enumerate(cut)]
+        return SeriesSet.concat(pieces)
 
     def read_train(self) -> SeriesSet:
         return self._read("train")
 
     def read_test(self) -> SeriesSet:
         return self._read("test")
+
+
+def _number(field: str) -> bool:
+    """Whether a CSV field reads as a number (a header row has at least one that does not)."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from aelab.data.base import Arrays, InMemoryDataModule
+from aelab.data.period import dominant_period
 from aelab.utils.errors import require
 
 log = logging.getLogger("aelab")
 
 TEST_STAGES = ("test", "predict")
+AUTO = "auto"  # data.window=auto: the window is the training series' dominant period
 
 
 @dataclass
@@ -88,12 +91,21 @@ def window_labels(step_labels: np.ndarray) -> np.ndarray:
     return np.where((step_labels == 1).any(1), 1, np.where((step_labels == -1).any(1), -1, 0))
 
 
+@dataclass
+class SeriesSource:
+    """One series of a benchmark: its name, its dataset, and the data settings that select it alone."""
+
+    name: str
+    dataset: str
+    overrides: dict[str, Any]
+
+
 def require_window(length: int, window: int, name: str) -> None:
-    """Refuse a series shorter than one window."""
+    """Refuse a series shorter than one window, naming the longest window it allows."""
     require(
         length >= window,
         f"The series {name} has {length} steps, fewer than data.window={window}; "
-        "lower data.window or give longer series.",
+        f"data.window={length} or lower fits it (or give longer series).",
     )
 
 
@@ -128,6 +140,25 @@ def to_steps(values: np.ndarray, windows: Windows) -> list[np.ndarray]:
     return np.split(np.where(count > 0, total / np.maximum(count, 1), np.nan), offsets[1:-1])
 
 
+def centred_steps(scores: np.ndarray, windows: Windows) -> list[np.ndarray]:
+    """Place one score per window at its centre (TSB-AD's alignment) and fill each series' steps from them.
+
+    A window starting at step a sits at a + ceil((W - 1) / 2); steps between centres are interpolated
+    (exact with stride 1), steps before the first centre or after the last take the nearest one's score.
+    """
+    offset = -(-(windows.window - 1) // 2)
+    steps = []
+    for i, length in enumerate(windows.lengths):
+        mine = windows.series == i
+        if not mine.any():
+            steps.append(np.full(length, np.nan))
+            continue
+        order = np.argsort(windows.start[mine], kind="stable")
+        centres = windows.start[mine][order] + offset
+        steps.append(np.interp(np.arange(length), centres, np.asarray(scores, np.float64)[mine][order]))
+    return steps
+
+
 def fit_normalisation(series: SeriesSet) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation over the normal steps of a set of series."""
     steps = np.concatenate([v[lab != 1] for v, lab in zip(series.values, series.labels)]).astype(np.float64)
@@ -154,7 +185,7 @@ class SeriesDataModule(InMemoryDataModule):
     def __init__(
         self,
         *args,
-        window: int = 64,
+        window: int | str = 64,
         stride: int = 1,
         test_stride: int | None = None,
         normalize: bool = True,
@@ -165,17 +196,27 @@ class SeriesDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(*args, output_activation=output_activation, **kwargs)
         self.save_hyperparameters()
-        require(window > 1, f"data.window must be at least 2 steps, not {window}.")
-        require(stride > 0, f"data.stride must be positive, not {stride}.")
         require(
-            (test_stride or stride) <= window,
-            f"data.test_stride={test_stride or stride} is longer than data.window={window}, so steps between test "
-            "windows would get no score; set data.test_stride to at most the window.",
+            window == AUTO or (isinstance(window, int) and not isinstance(window, bool) and window > 1),
+            f"data.window must be a number of steps (at least 2) or auto, not {window!r}.",
         )
+        if window == AUTO:
+            self.hparams.shape = None  # the samples' shape follows the window picked from the data
+        else:
+            self._check_test_stride()
+        require(stride > 0, f"data.stride must be positive, not {stride}.")
         require((mean is None) == (std is None), "data.mean and data.std go together: give both or neither.")
         self.sets: dict[str, SeriesSet] = {}
         self.windows_of: dict[str, Windows] = {}
         self._with_train = False
+
+    def _check_test_stride(self) -> None:
+        stride, window = self.hparams.test_stride or self.hparams.stride, self.hparams.window
+        require(
+            stride <= window,
+            f"data.test_stride={stride} is longer than data.window={window}, so steps between test "
+            "windows would get no score; set data.test_stride to at most the window.",
+        )
 
     # -- what a subclass provides ----------------------------------------------------------
     def read_train(self) -> SeriesSet:
@@ -186,22 +227,51 @@ class SeriesDataModule(InMemoryDataModule):
         """Return the series to score, labelled where labels are known."""
         raise NotImplementedError
 
+    def sources(self) -> list[SeriesSource]:
+        """The series a benchmark scores one by one; by default the whole data is one."""
+        name = type(self).__name__.removesuffix("DataModule")
+        return [SeriesSource(name, name, {})]
+
+    def _cut(self, length: int) -> int:
+        return int(round(length * (1 - self.hparams.val_fraction)))
+
     def split_val(self, train: SeriesSet) -> tuple[SeriesSet, SeriesSet]:
         """Hold out the last `val_fraction` of every training series as the validation split."""
         heads, tails = [], []
         fraction, window = self.hparams.val_fraction, self.hparams.window
         for i, length in enumerate(train.lengths):
             require_window(length, window, train.names[i])
-            cut = int(round(length * (1 - fraction)))
+            cut = self._cut(length)
             require(
                 length - cut >= window,
                 f"The validation part of {train.names[i]} ({length - cut} steps, data.val_fraction={fraction}) "
-                f"is shorter than data.window={window}; raise data.val_fraction, lower data.window "
-                "or give longer series.",
+                f"is shorter than data.window={window}; data.window={length - cut} or lower fits, or raise "
+                "data.val_fraction or give longer series.",
+            )
+            require(
+                cut >= window,
+                f"The training part of {train.names[i]} ({cut} steps once data.val_fraction={fraction} is held "
+                f"out) is shorter than data.window={window}; data.window={cut} or lower fits, or give longer series.",
             )
             heads.append(train.take([i], 0, cut))
             tails.append(train.take([i], cut))
         return SeriesSet.concat(heads), SeriesSet.concat(tails)
+
+    def longest_window(self, train: SeriesSet, test: SeriesSet) -> int:
+        """The longest window every training part, validation part and test series holds."""
+        parts = [min(self._cut(n), n - self._cut(n)) for n in train.lengths] + test.lengths
+        return min(parts) if parts else 0
+
+    def pick_window(self, train: SeriesSet, test: SeriesSet) -> int:
+        """The median dominant period of the training series (TSB-AD's `find_length`), capped to fit every series."""
+        period = int(np.median([dominant_period(v) for v in train.values]))
+        longest = self.longest_window(train, test)
+        window = max(2, min(period, longest))
+        capped = f", capped to {window}, the longest window every series holds" if window < period else ""
+        log.info(
+            "data.window=auto: picked %d steps (the training series' dominant period %d%s).", window, period, capped
+        )
+        return window
 
     # -- shared machinery -------------------------------------------------------------------
     @property
@@ -246,17 +316,23 @@ class SeriesDataModule(InMemoryDataModule):
         with_train = stage not in TEST_STAGES or self.hparams.mean is None
         if self.arrays is not None and (self._with_train or not with_train):
             return
+        train = self.read_train() if with_train else SeriesSet()
+        test = self.read_test()
+        if self.hparams.window == AUTO:
+            require(with_train, "data.window=auto picks the window from the training series: give them.")
+            self.hparams.window = self.pick_window(train, test)
+            self._check_test_stride()
         if with_train:
-            train, val = self.split_val(self.read_train())
+            train, val = self.split_val(train)
             if self.hparams.mean is None:
                 # Statistics of the training split only: nothing leaks from validation or test data.
                 self.hparams.mean, self.hparams.std = self._statistics(train)
         else:
-            train = val = SeriesSet()
+            val = SeriesSet()
         stride = self.hparams.stride
         train_w = self._windows("train", train, stride, normal_only=with_train)
         val_w = self._windows("val", val, stride, normal_only=with_train)
-        test_w = self._windows("test", self.read_test(), self.hparams.test_stride or stride, normal_only=False)
+        test_w = self._windows("test", test, self.hparams.test_stride or stride, normal_only=False)
         arrays = Arrays(train_w.x, train_w.y, test_w.x, test_w.y)
         self._check(arrays)
         self.train_x, self.train_y = train_w.x, train_w.y

@@ -1,24 +1,31 @@
-"""The series anomaly detector: scores, thresholds and metrics, for a model and its PCA baseline.
+"""The series anomaly detector: scores, thresholds and metrics, for a model and its baselines side by side.
 
 A window's score is the sum of the model's `anomaly_map` over its steps and channels (the squared
 reconstruction error, or the negative ELBO spread over the values for a VAE). A step's score averages,
-over the windows covering it, that window's contributions at the step; a series' score (a heartbeat)
-averages its windows' scores. Scores are compared at the data's label level. The one-class image
-analysis (`aelab.metrics.oneclass`) scores images with the same functions.
+over the windows covering it, that window's contributions at the step (baselines with one score per
+window place it at the window's centre); a series' score (a heartbeat) averages its windows' scores.
+Scores are compared at the data's label level. Per-step scores also get the field's per-series metrics
+(VUS, range-AUC, UCR top-1: `aelab.metrics.series_metrics`), averaged over the labelled test series. The
+one-class image analysis (`aelab.metrics.oneclass`) scores images with the same functions.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from aelab.data.timeseries import SeriesDataModule, SeriesSet, Windows, to_steps
+from aelab.data.period import dominant_period
+from aelab.data.timeseries import SeriesDataModule, SeriesSet, Windows, centred_steps, to_steps
+from aelab.metrics.baselines import BASELINES, fit_baselines, load_baselines
 from aelab.metrics.pca import PCA
+from aelab.metrics.series_metrics import TOP1_MARGIN, range_auc, top1_hit, vus
 
 QUANTILE_GRID = np.linspace(0, 1, 1001)
-DETECTORS = ("model", "pca")
+# What every detector reports, in this order (aelab-benchmark's columns, the loggers' test/<name>[_<baseline>]).
+METRICS = ("auroc", "auprc", "best_f1", "f1", "vus_pr", "vus_roc", "range_auc_roc", "range_auc_pr", "top1")
 
 
 @dataclass
@@ -50,9 +57,9 @@ def pca_errors(pca: PCA, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def at_level(
-    window_scores: np.ndarray, step_errors: np.ndarray, windows: Windows, series: SeriesSet, level: str
+    window_scores: np.ndarray, step_errors: np.ndarray | None, windows: Windows, series: SeriesSet, level: str
 ) -> LevelScores:
-    """Turn window scores into scores per step (overlapping windows averaged) or per series."""
+    """Turn window scores into scores per step (overlapping windows averaged, or centred) or per series."""
     n = len(series)
     if level == "series":
         counts = np.bincount(windows.series, minlength=n)
@@ -61,7 +68,7 @@ def at_level(
         keep = counts > 0
         zeros = np.zeros(keep.sum(), np.int64)
         return LevelScores(score[keep], label[keep].astype(np.int64), np.flatnonzero(keep), zeros)
-    steps = to_steps(step_errors, windows)
+    steps = to_steps(step_errors, windows) if step_errors is not None else centred_steps(window_scores, windows)
     score = np.concatenate(steps) if steps else np.zeros(0)
     label = np.concatenate(series.labels) if n else np.zeros(0, np.int64)
     ids = np.concatenate([np.full(len(s), i) for i, s in enumerate(steps)]) if n else np.zeros(0, np.int64)
@@ -70,11 +77,23 @@ def at_level(
     return LevelScores(score[keep], label[keep], ids[keep], step[keep])
 
 
-def score_split(model, pca: PCA, datamodule: SeriesDataModule, split: str) -> dict[str, LevelScores]:
-    """Score one split with the model and the PCA baseline, at the data's label level."""
+def score_split(
+    model, baselines: dict, datamodule: SeriesDataModule, split: str, seconds: dict | None = None
+) -> dict[str, LevelScores]:
+    """Score one split with the model (None: leave it out) and each baseline, at the data's label level.
+
+    `seconds`, when given, receives each detector's scoring time.
+    """
     windows, series = datamodule.windows(split), datamodule.series(split)
-    errors = {"model": model_errors(model, windows.x), "pca": pca_errors(pca, windows.x)}
-    return {name: at_level(*errors[name], windows, series, datamodule.label_level) for name in DETECTORS}
+    detectors = ({"model": None} if model is not None else {}) | baselines
+    scores = {}
+    for name, detector in detectors.items():
+        started = time.perf_counter()
+        errors = model_errors(model, windows.x) if name == "model" else detector.errors(windows.x)
+        scores[name] = at_level(*errors, windows, series, datamodule.label_level)
+        if seconds is not None:
+            seconds[name] = time.perf_counter() - started
+    return scores
 
 
 def threshold_at(quantiles: list[float], quantile: float) -> float:
@@ -82,14 +101,32 @@ def threshold_at(quantiles: list[float], quantile: float) -> float:
     return float(np.interp(quantile, QUANTILE_GRID, quantiles))
 
 
-def reference(model, datamodule: SeriesDataModule, pca_components: int = 2, pca: PCA | None = None) -> dict:
-    """What scoring new data needs besides weights: the fitted PCA and both detectors' validation score quantiles."""
-    pca = pca or PCA.fit(datamodule.windows("train").x, pca_components)
-    val = score_split(model, pca, datamodule, "val")
+def validation_quantiles(scores: dict[str, LevelScores]) -> dict[str, list[float]]:
+    """Each detector's validation scores on the quantile grid (what thresholds are read from)."""
+    return {name: np.quantile(s.score, QUANTILE_GRID).tolist() for name, s in scores.items()}
+
+
+def reference(
+    model,
+    datamodule: SeriesDataModule,
+    pca_components: int = 2,
+    baselines: dict | None = None,
+    names=BASELINES,
+    known: dict[str, list[float]] | None = None,
+) -> dict:
+    """What scoring new data needs besides weights: the fitted baselines and every detector's validation quantiles.
+
+    `baselines` already fitted (else `names` are fitted on the training windows); `known`: their validation
+    quantiles when computed before (they do not change as the model trains).
+    """
+    if baselines is None:
+        baselines, _ = fit_baselines(names, datamodule.windows("train").x, pca_components)
+    known = known or {}
+    val = score_split(model, {n: b for n, b in baselines.items() if n not in known}, datamodule, "val")
     return {
         "level": datamodule.label_level,
-        "pca": pca.state(),
-        "quantiles": {name: np.quantile(val[name].score, QUANTILE_GRID).tolist() for name in DETECTORS},
+        "baselines": {name: b.state() for name, b in baselines.items()},
+        "quantiles": validation_quantiles(val) | known,
     }
 
 
@@ -105,8 +142,44 @@ def point_adjust(prediction: np.ndarray, label: np.ndarray, series: np.ndarray) 
     return adjusted
 
 
-def detection_metrics(scores: LevelScores, threshold: float) -> dict[str, float]:
-    """AUROC, AUPRC, best F1 and F1 at `threshold` (plus point-adjusted F1 per step), where labels are known."""
+def series_windows(datamodule: SeriesDataModule, vus_window: int | str = "auto") -> list[int]:
+    """The buffer length VUS and range-AUC use for each test series: a number, or `auto`, its dominant period.
+
+    TSB-AD uses the series' period (`find_length`) there too.
+    """
+    series = datamodule.series("test")
+    if vus_window == "auto":
+        return [dominant_period(values) for values in series.values]
+    return [int(vus_window)] * len(series)
+
+
+def range_metrics(scores: LevelScores, windows: list[int], margin: int = TOP1_MARGIN) -> dict[str, float]:
+    """VUS-PR/ROC, range-AUC-ROC/PR and top-1 accuracy, averaged over the test series with both kinds of steps."""
+    rows = []
+    for i in np.unique(scores.series):
+        mine = scores.series == i
+        label, score = scores.label[mine], scores.score[mine]
+        known = label >= 0
+        label, score = label[known], score[known]
+        if not (label == 1).any() or (label == 1).all():
+            continue
+        vus_roc, vus_pr = vus(label, score, windows[i])
+        range_roc, range_pr = range_auc(label, score, windows[i])
+        rows.append([vus_pr, vus_roc, range_roc, range_pr, top1_hit(label, score, margin)])
+    if not rows:
+        return {}
+    means = np.mean(rows, axis=0)
+    names = ("vus_pr", "vus_roc", "range_auc_roc", "range_auc_pr", "top1")
+    return {name: float(v) for name, v in zip(names, means)} | {"series_scored": len(rows)}
+
+
+def detection_metrics(
+    scores: LevelScores, threshold: float, windows: list[int] | None = None, margin: int = TOP1_MARGIN
+) -> dict[str, float]:
+    """AUROC, AUPRC, best F1 and F1 at `threshold` (plus point-adjusted F1 per step), where labels are known.
+
+    With `windows` (VUS buffer lengths per series), per-step scores also get the range metrics.
+    """
     from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
 
     known = scores.label >= 0
@@ -126,25 +199,44 @@ def detection_metrics(scores: LevelScores, threshold: float) -> dict[str, float]
         recall=float(prediction[y == 1].mean()),
         anomaly_fraction=float(y.mean()),
     )
-    if len(scores.step) and scores.step.any():  # per-step scores: segments exist
+    per_step = len(scores.step) and scores.step.any()  # per-step scores: segments exist
+    if per_step:
         metrics["f1_point_adjusted"] = float(f1_score(y, point_adjust(prediction, y, scores.series[known])))
+    if per_step and windows is not None:
+        metrics.update(range_metrics(scores, windows, margin))
     return metrics
 
 
 def detect(
-    model, datamodule: SeriesDataModule, stored: dict, quantile: float = 0.99, value: float | None = None
+    model,
+    datamodule: SeriesDataModule,
+    stored: dict,
+    quantile: float = 0.99,
+    value: float | None = None,
+    vus_window: int | str = "auto",
+    top1_margin: int = TOP1_MARGIN,
 ) -> tuple[dict[str, LevelScores], dict[str, float], dict]:
-    """Score the test split; return the scores, each detector's threshold and a report of metrics side by side."""
-    pca = PCA(stored["pca"]["mean"], stored["pca"]["basis"])
-    scores = score_split(model, pca, datamodule, "test")
-    thresholds = {name: threshold_at(stored["quantiles"][name], quantile) for name in DETECTORS}
-    if value is not None:
-        thresholds["model"] = float(value)  # a fixed value is the model's; PCA keeps its validation quantile
+    """Score the test split; return the scores, each detector's threshold and a report of metrics side by side.
+
+    `model` None scores the baselines alone (aelab-benchmark does so once per series).
+    """
+    baselines = load_baselines(stored)
+    seconds: dict[str, float] = {}
+    scores = score_split(model, baselines, datamodule, "test", seconds)
+    thresholds = {name: threshold_at(stored["quantiles"][name], quantile) for name in scores}
+    if value is not None and model is not None:
+        thresholds["model"] = float(value)  # a fixed value is the model's; baselines keep their validation quantile
+    windows = series_windows(datamodule, vus_window) if datamodule.label_level == "step" else None
     report = {
         "level": datamodule.label_level,
-        "score": model.anomaly_score,
+        "score": model.anomaly_score if model is not None else None,
         "threshold": {"quantile": quantile, "value": value, **thresholds},
-        "pca_components": pca.components,
-        **{name: detection_metrics(scores[name], thresholds[name]) for name in DETECTORS},
+        "vus_window": vus_window,
+        "detectors": list(scores),
     }
+    if "pca" in baselines:
+        report["pca_components"] = baselines["pca"].pca.components
+    for name in scores:
+        report[name] = detection_metrics(scores[name], thresholds[name], windows, top1_margin)
+        report[name]["score_seconds"] = seconds[name]
     return scores, thresholds, report
