@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ FULL = {
 }
 # With --quick, scripts with a --quick flag get it; these have none, so they get short settings instead.
 QUICK = {
-    "ecg5000": ["--seeds", "0", "--nets", "mlp"],
+    "ecg5000": ["--seeds", "0", "--nets", "mlp", "--held-out"],
     "sweep_launchers": ["--epochs", "1"],
 }
 PACKAGES = ("torch", "pytorch-lightning", "hydra-core", "torchvision", "numpy")
@@ -283,6 +284,23 @@ def report(outcomes: dict[Path, dict], seconds: float, quick: bool) -> str:
     return "\n".join(lines)
 
 
+def previous_outcomes(path: Path) -> dict[Path, dict]:
+    """The outcomes recorded in an existing report (its command, seconds and JSON per benchmark), by script."""
+    text = path.read_text() if path.is_file() else ""
+    found = {}
+    for chunk in text.split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        command = re.search(r"^`(.*?)` — ([\d.]+) s$", chunk, re.M)
+        raw = re.search(r"```json\n(.*?)\n```", chunk, re.S)
+        if (HERE / f"{name}.py").is_file() and command and raw:
+            found[HERE / f"{name}.py"] = {
+                "command": command.group(1),
+                "seconds": float(command.group(2)),
+                "json": json.loads(raw.group(1)),
+            }
+    return found
+
+
 def main() -> None:
     """Run the benchmarks, write the report, exit non-zero if any failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -293,11 +311,14 @@ def main() -> None:
     args = parser.parse_args()
     scripts = [s for s in benchmarks() if not args.only or s.stem in args.only]
     start = time.perf_counter()
-    outcomes = {}
+    # With --only, the other benchmarks keep the outcomes the report already holds.
+    kept = previous_outcomes(args.output) if args.only else {}
+    outcomes = {s: kept[s] for s in benchmarks() if s in kept and s not in scripts}
     for script in scripts:
         print(f"{script.name} ...", end=" ", file=sys.stderr, flush=True)
         outcomes[script] = run(script, options(script, args.quick), args.timeout)
         print("failed" if "error" in outcomes[script] else f"{outcomes[script]['seconds']} s", file=sys.stderr)
+    outcomes = {s: outcomes[s] for s in benchmarks() if s in outcomes}  # in the folder's order
     args.output.write_text(report(outcomes, time.perf_counter() - start, args.quick))
     failed = [s.stem for s, o in outcomes.items() if "error" in o]
     print(f"Wrote {args.output}" + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)

@@ -15,10 +15,10 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from results import write_result
 from sweeps import run_sweep
 
 from aelab.collect import mean_std, summarise
+from results import write_result
 
 QUICK = {"epochs": 10}
 NORMAL = "data.normal_classes"
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             table.reset_index().to_dict(orient="records"),
             command,
             f"`{args.data}`, {epochs or 30} epochs, latent as configured, PCA with as many components",
+            runs=[Path(job) for job in jobs.frame.job],
         )
 
 

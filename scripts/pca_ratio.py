@@ -14,8 +14,10 @@ import argparse
 import json
 from pathlib import Path
 
-from results import REPO, write_result
 from sweeps import run_sweep
+
+from aelab.collect import load_jobs
+from results import REPO, write_result
 
 SHARED_MNIST = REPO.parent / "shared" / "data"
 RUNS = {  # name: overrides
@@ -45,9 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latent", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("logs/pca_ratio"))
+    parser.add_argument("--reuse", action="store_true", help="write the table from the runs already under --out")
     args = parser.parse_args(argv)
     columns = datasets()
     found: dict[str, dict[str, dict]] = {}
+    runs: list[Path] = []
     for column, data in columns.items():
         for name, overrides in RUNS.items():
             settings = [
@@ -60,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
             ]
             if "trainer.max_epochs=100" not in overrides:
                 settings.append(f"trainer.max_epochs={args.epochs}")
-            jobs = run_sweep(settings, args.out / column.strip("`").split()[0] / name)
-            found.setdefault(column, {})[name] = json.loads((Path(jobs.frame.iloc[0].job) / "metrics.json").read_text())
+            folder = args.out / column.strip("`").split()[0] / name
+            jobs = load_jobs([folder]) if args.reuse else run_sweep(settings, folder)
+            runs.append(Path(jobs.frame.iloc[0].job))
+            found.setdefault(column, {})[name] = json.loads((runs[-1] / "metrics.json").read_text())
 
     def row(label: str, cell) -> list[str]:
         return [label, *(cell(found[column]) for column in columns)]
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         f"python scripts/pca_ratio.py --latent {args.latent} --epochs {args.epochs}",
         f"latent {args.latent}, {args.epochs} epochs unless stated, CPU, one thread, seed 42; PCA fitted on the "
         "training split with as many components",
+        runs=runs,
     )
 
 

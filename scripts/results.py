@@ -29,12 +29,33 @@ def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     ]
 
 
+def run_commits(runs: list[Path]) -> list[str]:
+    """The commits that trained the given run folders (from their record.json), shortened."""
+    found = set()
+    for run in runs:
+        record = json.loads((run / "record.json").read_text()) if (run / "record.json").is_file() else {}
+        full = str(record.get("git_commit") or "")
+        if full:
+            found.add(full[:7] + ("+dirty" if full.endswith("+dirty") else ""))
+    return sorted(found)
+
+
 def write_result(
-    name: str, header: list[str], rows: list[list], raw: dict, command: str, setting: str, notes: list[str] = ()
+    name: str,
+    header: list[str],
+    rows: list[list],
+    raw: dict,
+    command: str,
+    setting: str,
+    notes: list[str] = (),
+    runs: list[Path] = (),
 ) -> Path:
-    """Write the table (with how it was made) to results/<name>.md and the numbers to results/<name>.json."""
+    """Write the table (with how it was made) to results/<name>.md and the numbers to results/<name>.json.
+
+    `runs` are the run folders behind the table: their records name the commits that trained them.
+    """
     RESULTS.mkdir(exist_ok=True)
-    made = f"{datetime.date.today()}, commit {commit()}"
+    made = f"{datetime.date.today()}, commit {', '.join(run_commits(runs)) or commit()}"
     lines = [
         *markdown_table(header, rows),
         "",

@@ -15,27 +15,28 @@ from pathlib import Path
 
 from hydra.utils import get_class
 from omegaconf import OmegaConf
-from results import write_result
 from sweeps import run_sweep
 
+from aelab.collect import load_jobs
 from aelab.train import CONFIGS
+from results import write_result
 
 # Each variant's own figures, as (metrics.json key, label, format); the test MSE comes first for all.
 FIGURES = {
     "sparse_ae": [("test/mean_activation", "mean activation", "{:.3f}")],
     "denoising_ae": [
         ("test/recon_noisy", "recon from noisy input {} nats", "{:.1f}"),
-        ("test/recon", "(clean {})", "{:.1f}"),
+        ("test/recon", "clean input {}", "{:.1f}"),
     ],
     "contractive_ae": [("test/jacobian_norm", "Jacobian norm", "{:.3g}")],
     "vae": [
         ("test/elbo", "ELBO {} nats", "{:.1f}"),
-        ("test/nll_iwae", "IWAE bound (k=64) {}", "{:.1f}"),
+        ("test/nll_iwae", "−log p(x) ≤ {} (IWAE, k=64)", "{:.1f}"),
         ("test/kl", "KL {}", "{:.1f}"),
     ],
     "beta_vae": [
         ("test/elbo", "ELBO {} nats", "{:.1f}"),
-        ("test/nll_iwae", "IWAE {}", "{:.1f}"),
+        ("test/nll_iwae", "−log p(x) ≤ {} (IWAE, k=64)", "{:.1f}"),
         ("test/kl", "KL {}", "{:.1f}"),
     ],
     "vq_vae": [("test/perplexity", "perplexity {} of 512 codes", "{:.0f}"), ("test/usage", "usage {}", "{:.2f}")],
@@ -72,9 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--data", default="mnist_5k")
     parser.add_argument("--out", type=Path, default=Path("logs/variants"))
+    parser.add_argument("--reuse", action="store_true", help="write the table from the runs already under --out")
     parser.add_argument("overrides", nargs="*", help="more aelab-train overrides, after --")
     args = parser.parse_args(argv)
-    rows, raw = [], {}
+    rows, raw, runs = [], {}, []
     for variant in variants():
         net = net_for(variant)
         settings = [
@@ -85,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             f"trainer.max_epochs={args.epochs}",
             *args.overrides,
         ]
-        jobs = run_sweep(settings, args.out / variant)
+        jobs = load_jobs([args.out / variant]) if args.reuse else run_sweep(settings, args.out / variant)
         job = jobs.frame.iloc[0]
+        runs.append(Path(job.job))
         metrics = json.loads((Path(job.job) / "metrics.json").read_text())
         raw[variant] = {"net": net, **{k: v for k, v in metrics.items() if k.startswith("test/")}}
         rows.append([f"`{variant}`", f"`{net}`", f"{metrics['test/mse']:.4f}", figures(variant, metrics)])
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         raw,
         f"python scripts/variant_table.py --epochs {args.epochs} --data {args.data}",
         f"each variant with its defaults on `{args.data}`, {args.epochs} epochs, CPU, one thread, seed 42",
+        runs=runs,
     )
 
 

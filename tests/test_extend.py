@@ -16,14 +16,21 @@ FILES = {
     "my_project/models.py": '''
         """A variant of the user's own: the plain autoencoder plus a penalty on the code's squared norm."""
 
+        import torch
+
         from aelab.models import Autoencoder
 
 
         class CodeNormAE(Autoencoder):
-            """Reconstruction + code_weight * |z|^2 (per sample, batch mean)."""
+            """Reconstruction + code_weight * |z|^2 (per sample, batch mean); codes near N(0, I) to sample from."""
+
+            can_sample = True  # declared once: aelab's sample pictures and the generation analysis follow
 
             def __init__(self, code_weight: float = 0.01, **kwargs) -> None:
                 super().__init__(**kwargs)
+
+            def prior_codes(self, n, generator=None):
+                return torch.randn(n, self.latent_dim, generator=generator)
 
             def step_output(self, x, stage):
                 out = super().step_output(x, stage)
@@ -103,7 +110,9 @@ def test_a_users_variant_and_data_train_and_evaluate_beside_aelabs(tmp_path):
     assert trained.returncode == 0, trained.stderr[-3000:]
     metrics = json.loads((project / "run" / "metrics.json").read_text())
     assert metrics["test/code_norm"] > 0 and metrics["test/loss"] > metrics["test/recon"]  # the user's term counts
-    assert list((project / "run" / "images").glob("reconstruction_epoch_*.png"))  # aelab's default callbacks ran
+    images = project / "run" / "images"  # aelab's default callbacks drew for the user's model
+    for picture in ("reconstruction", "samples", "interpolation", "traversal"):
+        assert list(images.glob(f"{picture}_epoch_*.png")), picture
 
     evaluated = run_cli(
         "aelab-eval",
@@ -118,7 +127,9 @@ def test_a_users_variant_and_data_train_and_evaluate_beside_aelabs(tmp_path):
     analyses = json.loads((project / "eval" / "metrics.json").read_text())
     assert analyses["recon/pca_components"] == 4 and analyses["probe/chance"] == pytest.approx(0.25)
     assert analyses["probe/ae_accuracy"] > 0.9  # the four places are easy to tell apart from a 4-D code
-    assert (project / "eval" / "analyses" / "latents.png").is_file()
+    drawn = {p.name for p in (project / "eval" / "analyses").glob("*.png")}
+    assert {"latents.png", "samples.png", "interpolations.png", "reconstruction.png"} <= drawn, drawn
+    assert "gen/nll_iwae" not in analyses  # it declared no likelihood, so none is reported
 
 
 def test_the_python_api_composes_with_a_users_config_folder(tmp_path, data_dir):

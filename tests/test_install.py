@@ -97,7 +97,7 @@ def test_a_git_url_installs_a_working_aelab(tree, tmp_path):
     installed = pip_install(python, f"git+file://{tree}", cwd=tmp_path)
     assert installed.returncode == 0, installed.stderr[-2000:]
     helped = run(python, "aelab-train", "--help", cwd=tmp_path)
-    assert helped.returncode == 0 and "model: ae" in helped.stdout and "vq_vae" in helped.stdout, helped.stderr
+    assert helped.returncode == 0 and "model: aae, ae," in helped.stdout and "vq_vae" in helped.stdout, helped.stderr
 
 
 def test_a_renamed_fork_passes_its_own_tests(tree, tmp_path):

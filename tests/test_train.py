@@ -160,14 +160,16 @@ def test_overfit_mode_drives_the_loss_on_one_batch_towards_zero(compose):
     ids=["channels_last", "bf16_mixed", "compile", "lightning_profiler"],
 )
 def test_speed_switches_take_effect_and_the_model_learns(compose, overrides):
-    net = ("net.channels=[8,16]",) if "net=conv" in overrides else ("net.hidden_dims=[32]",)
-    cfg = compose("data=digits", *overrides, *net, "trainer.max_epochs=3")
+    # Two convolutions (8x8 -> 4x4 -> 2x2), so a weight has several input channels to lay out.
+    net = ("net.channels=[8,16]", "net.min_size=2") if "net=conv" in overrides else ("net.hidden_dims=[32]",)
+    cfg = compose("data=digits", *overrides, *net, "trainer.max_epochs=3", "optimizer.lr=0.005")
     dtypes = set()
     trainer, model, _, before, after = fit_as_aelab_trains(cfg)
     assert after < 0.98 * before, (before, after)
     if "model.channels_last=true" in overrides:
-        conv = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d))
-        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        conv = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        assert conv.in_channels > 1 and conv.weight.is_contiguous(memory_format=torch.channels_last)
+        assert not conv.weight.is_contiguous()  # laid out channels last, not in torch's default order
     if "trainer.precision=bf16-mixed" in overrides:
         hook = model.decoder.register_forward_hook(lambda module, args, output: dtypes.add(output.dtype))
         with trainer.precision_plugin.forward_context():

@@ -29,8 +29,15 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def model_class(checkpoint: dict):
-    """Return the LightningModule class that wrote a checkpoint."""
-    return get_class(checkpoint[CHECKPOINT_KEY]["config"]["model"]["_target_"])
+    """Return the LightningModule class that wrote a checkpoint (refusing a checkpoint of stacked replicas)."""
+    config = checkpoint[CHECKPOINT_KEY]["config"]
+    seeds = config.get("seeds")
+    require(
+        not seeds,
+        f"This checkpoint holds {len(seeds or [])} replicas (seeds={seeds}) stacked for training: load one replica's "
+        "checkpoint from <run>/replicas/<k>/checkpoints/ instead.",
+    )
+    return get_class(config["model"]["_target_"])
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu"):

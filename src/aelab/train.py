@@ -118,7 +118,11 @@ def quiet_lightning() -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train and test one configuration; return its final metrics."""
+    """Train and test one configuration (or, with `seeds`, its vectorised replicas); return its final metrics."""
+    if cfg.get("seeds"):
+        from aelab.replicas import train_replicas
+
+        return train_replicas(cfg)
     import pytorch_lightning as pl
 
     quiet_lightning()
@@ -139,6 +143,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
     model = build_model(cfg, datamodule)
+    model.seed_noise(cfg.seed)
     analyses = bool(cfg.get("eval") and cfg.eval.get("enabled"))
     if analyses:
         from aelab.metrics.analyses import run_analyses, select_analyses

@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
-from aelab.data.batches import IndexBatches, to_float
+from aelab import noise
+from aelab.data.batches import IndexBatches
 from aelab.internals.lightning import write_train_metrics
 from aelab.utils.errors import require
-
-
-def rng_devices(device: torch.device) -> list[int]:
-    """The CUDA devices whose random state `fork_rng` must save and restore for a model on `device`."""
-    return [device.index or 0] if device.type == "cuda" else []
 
 
 class ELBOCurve(pl.Callback):
@@ -38,11 +34,8 @@ class ELBOCurve(pl.Callback):
         self.samples_seen += len(batch[0]) * trainer.world_size
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        x = to_float(trainer.datamodule.test_x[:2]).to(pl_module.device)
-        with torch.no_grad(), torch.random.fork_rng(devices=rng_devices(pl_module.device)):
-            stats = pl_module.step_output(x, "val").stats
         require(
-            "elbo" in stats,
+            pl_module.has_likelihood,
             f"callbacks.test_curve needs a model with an ELBO (vae, beta_vae), not {type(pl_module).__name__}: "
             "drop callbacks.test_curve.",
         )
@@ -60,8 +53,8 @@ class ELBOCurve(pl.Callback):
         was_training = pl_module.training
         pl_module.eval()
         total = torch.zeros((), device=device)
-        with torch.no_grad(), torch.random.fork_rng(devices=rng_devices(device)):
-            torch.manual_seed(self.seed)
+        # Noise of its own: the model's generator (and torch's) stay where the run left them.
+        with torch.no_grad(), noise.drawing_from(torch.Generator(device).manual_seed(self.seed)):
             for x, _ in IndexBatches(test_x, torch.zeros(len(test_x)), self.batch_size):
                 x = x.to(device)
                 total += pl_module.step_output(x, "val").stats["elbo"] * len(x)

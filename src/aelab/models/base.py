@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from aelab import noise
 from aelab.internals.lightning import FastHookName, write_train_metrics
 from aelab.losses import build_loss, weight_penalty
 from aelab.models.manual import ManualOptimization
@@ -102,6 +103,8 @@ class Autoencoder(FastHookName, pl.LightningModule):
         self.recon_loss = build_loss(loss, output_activation)
         self.net = instantiate(net, input_shape=list(self.input_shape))
         self.build()
+        self._noise_seed: int | None = None  # None: draws come from torch's global generator (see seed_noise)
+        self._generators: dict[str, torch.Generator] = {}
         # One optimizer: Lightning's automatic optimisation. Several (an adversarial variant): the base steps them.
         self.automatic_optimization = len(self.optimizer_groups()) == 1
         self.manual = ManualOptimization(self)
@@ -169,13 +172,40 @@ class Autoencoder(FastHookName, pl.LightningModule):
         """Return per-value contributions to each sample's anomaly score (shaped like x; they sum to the score)."""
         return (self(x) - x).pow(2)
 
+    def seed_noise(self, seed: int) -> None:
+        """Draw this model's noise from a generator of its own, seeded from the run's seed (see `aelab.noise`)."""
+        self._noise_seed, self._generators = noise.seed_of(seed), {}
+
+    def noise_generator(self, device: torch.device) -> torch.Generator | None:
+        """The model's noise generator on `device` (None before `seed_noise`: torch's global generator)."""
+        if self._noise_seed is None:
+            return None
+        if self._trainer is not None and self._trainer.sanity_checking:
+            # Lightning's sanity check runs again when a run resumes: it must not move the run's stream.
+            return torch.Generator(device).manual_seed(noise.seed_of(-1 - self._noise_seed))
+        key = str(device)
+        if key not in self._generators:
+            self._generators[key] = torch.Generator(device).manual_seed(self._noise_seed)
+        return self._generators[key]
+
     def randn_like(self, tensor: torch.Tensor) -> torch.Tensor:
         """Standard normal noise shaped like `tensor`: every random draw of a variant goes through here or rand_like."""
-        return torch.randn_like(tensor)
+        return noise.draw("normal", tensor, self.noise_generator(tensor.device))
 
     def rand_like(self, tensor: torch.Tensor) -> torch.Tensor:
         """Uniform [0, 1) noise shaped like `tensor`."""
-        return torch.rand_like(tensor)
+        return noise.draw("uniform", tensor, self.noise_generator(tensor.device))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The noise generators' states, so that a resumed run draws what an uninterrupted one would.
+        if self._generators:
+            checkpoint["aelab_noise"] = {key: g.get_state() for key, g in self._generators.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        for key, state in checkpoint.get("aelab_noise", {}).items():
+            generator = self.noise_generator(torch.device(key))
+            if generator is not None:
+                generator.set_state(state)
 
     def optimizer_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         """The parameters each optimizer updates, by name; the first group's is the loss `step_output` returns."""

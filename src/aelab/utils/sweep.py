@@ -69,7 +69,9 @@ def read_failure(job_dir: Path, since: float = 0.0) -> Failure | None:
 def job_dirs(sweep_dir: Path) -> list[Path]:
     """Return the job folders of a sweep (those with a `.hydra` folder), in job order."""
     found = {p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}
-    return sorted(found, key=_job_order)
+    # A run that trained vectorised replicas (seeds=[...]) is summarised by its replicas, one folder per seed.
+    holders = {d.parent.parent for d in found if d.parent.name == "replicas"}
+    return sorted(found - holders, key=_job_order)
 
 
 def _job_order(path: Path) -> tuple:
