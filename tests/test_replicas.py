@@ -156,3 +156,23 @@ def test_a_diverging_replica_is_named(compose):
     with pytest.raises(Exception) as raised:
         aelab.train(cfg)
     assert "replica 0 (seed 0)" in str(find_user_error(raised.value))
+
+
+VECTORISED = [
+    ("model=sparse_ae",),
+    ("model=beta_vae",),
+    ("model=wae",),
+    ("model=ksparse_ae",),
+    ("model=vae", "net=conv"),
+    ("model=ae", "net=linear", "loss=mse", "data.output_activation=identity"),
+    ("model=denoising_ae", "data=synthetic_ts", "net=conv1d", "data.window=32", "data.stride=8"),
+]
+
+
+@pytest.mark.parametrize("overrides", VECTORISED, ids=[" ".join(v) for v in VECTORISED])
+def test_every_vectorisable_variant_and_net_matches_its_single_run(compose, overrides):
+    data = () if any(o.startswith("data=") for o in overrides) else ("data=digits",)
+    together = aelab.train(compose(*data, *overrides, "seeds=[5,6]", run="replicas"))
+    single = aelab.train(compose(*data, *overrides, "seed=6", run="single"))
+    for key in ("val/loss_best", "test/loss"):
+        assert together[f"{key}_replica1"] == pytest.approx(single[key], **TOLERANCE), key

@@ -87,8 +87,10 @@ class Autoencoder(FastHookName, pl.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        # Plain values only: checkpoints must load with torch.load(weights_only=True).
-        self.save_hyperparameters()
+        # Plain values only: checkpoints must load with torch.load(weights_only=True). Not logged by Lightning:
+        # aelab-train logs the whole config itself, and Lightning's merge of the model's and the data's
+        # hyperparameters refuses keys they share with other values (noise of denoising_ae and of synthetic_ts).
+        self.save_hyperparameters(logger=False)
         self.input_shape = tuple(int(s) for s in input_shape)
         input_dim = math.prod(self.input_shape)
         require(latent_dim > 0, f"model.latent_dim must be positive, not {latent_dim}.")
