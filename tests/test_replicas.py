@@ -17,6 +17,7 @@ import torch
 import aelab
 from aelab.utils.errors import UserError, find_user_error
 
+pytestmark = pytest.mark.slow  # each test trains several runs; make test-fast leaves them out
 SEEDS = (0, 1, 2)
 TOLERANCE = {"rel": 1e-4, "abs": 1e-6}
 
