@@ -255,3 +255,27 @@ def test_malformed_benchmark_files_end_in_one_sentence(tmp_path):
     assert "is not named as the UCR anomaly archive names its files" in one_sentence_error(result)
     unknown = run_cli("aelab-benchmark", "detectors=[mlp,svm]", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
     assert "Unknown detectors ['svm']" in one_sentence_error(unknown)
+
+
+@pytest.mark.cli
+@pytest.mark.slow
+def test_a_window_picked_by_auto_is_kept_for_aelab_detect(tmp_path):
+    train_file = write_ucr_anomaly(tmp_path / "a", number=1, length=2000, train_end=900, begin=1500, end=1530)
+    new_file = write_ucr_anomaly(tmp_path / "b", number=2, length=1600, train_end=700, begin=1000, end=1020, seed=1)
+    run = tmp_path / "run"
+    trained = run_cli(
+        "aelab-train", "data=ucr_anomaly", f"data.path={train_file}", "data.stride=4", "net=mlp", "model.latent_dim=8",
+        "trainer.max_epochs=2", *CLI_FAST, f"hydra.run.dir={run}", cwd=tmp_path,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    picked = json.loads((run / "metrics.json").read_text())
+    assert {"test/vus_pr", "test/top1", "test/vus_pr_tsb_pca", "test/fit_seconds"} <= set(picked)
+    out = tmp_path / "detect"
+    detected = run_cli(
+        "aelab-detect", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "data=ucr_anomaly", f"data.path={new_file}",
+        f"hydra.run.dir={out}", cwd=tmp_path,
+    )  # fmt: skip
+    assert detected.returncode == 0, detected.stderr[-3000:]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["detectors"] == ["model", "pca", "tsb_pca", "iforest"] and "vus_pr" in report["model"]
+    assert len(pd.read_csv(out / "scores.csv")) == 900  # values 701..1600 of the new file

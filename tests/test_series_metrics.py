@@ -26,7 +26,7 @@ def labelled_cases() -> list[tuple[np.ndarray, np.ndarray, int]]:
         (300, [(100, 110), (200, 203)], 20, False),
         (500, [(0, 12), (480, 500)], 64, False),  # anomalies at the first and the last step
         (400, [(150, 160), (166, 170)], 30, True),  # ramps that meet; tied scores
-        (1000, [(500, 501)], 125, False),  # one point anomaly, TSB-AD's fallback buffer
+        (400, [(200, 201)], 125, False),  # one point anomaly, TSB-AD's fallback buffer
         (250, [(40, 90)], 0, True),
         (600, [(100, 130), (300, 305), (450, 470)], 7, False),
     ]:
@@ -35,9 +35,9 @@ def labelled_cases() -> list[tuple[np.ndarray, np.ndarray, int]]:
             labels[start:stop] = 1
         score = rng.random(n) + labels * rng.uniform(0.2, 1.0)
         cases.append((labels, np.round(score, 1) if ties else score, window))
-    values, labels = synthetic_series(3000, seed=1, part="test", num_anomalies=8)
+    values, labels = synthetic_series(1500, seed=1, part="test", num_anomalies=5)
     smooth = np.convolve(values[:, 0], np.ones(9) / 9, mode="same")
-    cases.append((labels, np.abs(values[:, 0] - smooth), 40))  # a detector-like score on the generator's series
+    cases.append((labels, np.abs(values[:, 0] - smooth), 30))  # a detector-like score on the generator's series
     return cases
 
 

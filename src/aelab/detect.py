@@ -35,7 +35,10 @@ def build_series_datamodule(cfg: DictConfig, checkpoint: dict):
     if config.get("window") == "auto":  # the window the training run picked
         config.window = stats["window"]
     datamodule = instantiate(config, mean=stats["mean"], std=stats["std"], _convert_="all")
-    require(isinstance(datamodule, SeriesDataModule), "aelab-detect scores series: data=synthetic_ts, ecg5000 or csv.")
+    require(
+        isinstance(datamodule, SeriesDataModule),
+        "aelab-detect scores series: data=synthetic_ts, ecg5000, csv, ucr_anomaly, nab, nasa or tsb_ad.",
+    )
     datamodule.prepare_data()
     datamodule.setup("test")
     return datamodule
