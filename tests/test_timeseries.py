@@ -290,7 +290,7 @@ def test_train_then_detect_new_data_without_the_training_files(tmp_path):
         "data.window=32",
         "data.stride=4",
         "net=conv1d",
-        "trainer.max_epochs=3",
+        "trainer.max_epochs=15",  # five steps an epoch: three epochs leave conv1d barely trained
         *CLI_FAST,
         f"hydra.run.dir={run}",
         cwd=tmp_path,
