@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows, raw, runs = [], {}, []
     for variant in variants():
+        if args.reuse and not (args.out / variant).is_dir():
+            continue  # a variant added since the runs: the table shows those that ran
         net = net_for(variant)
         settings = [
             f"data={args.data}",
