@@ -36,8 +36,8 @@ def kingma_figure(runs: list, path: Path) -> Path:
     return path
 
 
-def burda_curves(runs: dict[str, list], path: Path) -> Path:
-    """The test -ELBO per pass of each Burda run, with its final test NLL marked at its last pass."""
+def burda_curves(runs: dict[str, list], references: dict[str, float], path: Path) -> Path:
+    """The test -ELBO per pass of each Burda run, its final test NLL at its last pass, the paper's at its last."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figure, axes = plt.subplots(figsize=(7, 4.5))
     finals = []
@@ -49,6 +49,7 @@ def burda_curves(runs: dict[str, list], path: Path) -> Path:
         nll, k = run.metrics.get("test/nll_iwae"), int(run.config["model"]["iwae_samples"])
         if nll is not None:
             axes.plot([run.passes], [nll], "o", color=line.get_color(), label=f"{label}: test NLL, k = {k:,}")
+        axes.plot([run.total], [references[name]], "x", color=line.get_color(), label=f"{label}: the paper's NLL")
     axes.set_xscale("log")
     axes.set_xlabel("passes over the training images")
     axes.set_ylabel("nats per test image (lower is better)")

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import reproduction_targets
 from omegaconf import OmegaConf
-from papers import PAPERS, Paper
+from papers import BY_NAME, PAPERS, Paper
 
 BUDGET_TARGET_NLL = 90.5  # the VAE's target at a budget of at most 90 minutes (nats)
 FULL_TOLERANCE_NATS = 1.0
@@ -103,8 +104,9 @@ def describe_data(run: Run) -> str:
     data = run.config["data"]
     target = data["_target_"].rsplit(".", 1)[-1]
     binarize = data.get("binarize")
+    loss = run.config.get("loss", {}).get("name", "bce")
     binarised = {
-        None: "intensities as Bernoulli targets",
+        None: "intensities as Bernoulli targets" if loss == "bce" else f"intensities as targets ({loss})",
         "static": "one fixed binarisation (seeded apart from the run), test images binarised once",
         "dynamic": "binarised afresh at every draw, test images once with a fixed seed",
     }[binarize]
@@ -118,7 +120,7 @@ def describe_data(run: Run) -> str:
         n_val = max(1, round(n_train * data["val_fraction"])) if data["val_fraction"] else 0  # as the module splits
         held = f", {n_val:,} held out for validation" if n_val else ", no validation split"
         images = f"{n_train - n_val:,} of its {n_train:,} training images{held}; its {n_test:,} test images"
-        return f"MNIST: {images}; {binarised}"
+        return f"MNIST: {images}{reproduction_targets.data_notes(data)}; {binarised}"
     if target == "MNIST5kDataModule":
         return f"mnist_5k stand-in (5,000 embedded MNIST images); {binarised}"
     if target == "ECG5000DataModule":
@@ -179,6 +181,9 @@ def judge(paper: Paper, runs: list[Run], ours: float | None, everything: dict[st
     """The verdict against the row's tolerance."""
     if ours is None:
         return "no result"
+    found = reproduction_targets.verdict(paper, runs, ours, everything)
+    if found is not None:
+        return found
     full = all(run.full for run in runs)
     if paper.experiment.startswith("burda2016"):
         gap = ours - paper.reference
@@ -223,7 +228,10 @@ def judge(paper: Paper, runs: list[Run], ours: float | None, everything: dict[st
 
 
 def ours_cell(paper: Paper, runs: list[Run], ours: float | None) -> str:
-    """Our number, with what it depends on (k of the test bound, each latent size)."""
+    """Our number, with what it depends on (k of the test bound, each latent size, each digit)."""
+    found = reproduction_targets.cell(paper, runs, ours)
+    if found is not None:
+        return found
     if paper.experiment == "kingma2014_vae_mnist":
         by_nz = sorted((int(run.config["model"]["latent_dim"]), run.metrics.get(paper.metric)) for run in runs)
         return "; ".join(f"N_z = {nz}: {number(value)}" for nz, value in by_nz)
@@ -241,10 +249,12 @@ def row(paper: Paper, runs: list[Run], everything: dict[str, list[Run]]) -> list
         return [name, paper.target, reference, "–", "**not reproduced**: " + paper.not_reproduced, "–", "–", "–", "–"]
     if not runs:
         return [name, paper.target, reference, "not run at the paper's setting", "–", "–", "–", paper.tolerance, "–"]
-    ours = metric_of(runs, paper.metric)
+    ours = reproduction_targets.metric(paper, runs) or metric_of(runs, paper.metric)
     gap = "–" if ours is None or paper.reference is None else f"{ours - paper.reference:+.3g}"
     metric = f"{paper.target}: `{paper.metric}`"
     base = metric_of(runs, paper.baseline) if paper.baseline else None
+    if base is not None and paper.experiment in reproduction_targets.RUFF_ROWS:
+        base = reproduction_targets.digit_mean(runs, paper.baseline)
     if base is not None:
         metric += f"; our baseline `{paper.baseline}` = {number(base)}"
     verdict = judge(paper, runs, ours, everything)
@@ -291,12 +301,13 @@ def write_table(out: Path, doc: Path, repo: Path) -> str:
     lines += [f"- `{paper.experiment}`: {paper.source}" for paper in PAPERS if paper.source]
     burda = {name: everything[name] for name in ("burda2016_vae_mnist", "burda2016_iwae_k5_mnist") if everything[name]}
     if burda:
-        path = burda_curves(burda, figures / "burda2016_curves.png")
+        references = {name: BY_NAME[name].reference for name in burda}
+        path = burda_curves(burda, references, figures / "burda2016_curves.png")
         lines += ["", "## Burda et al. 2016: where the budget runs were heading", ""]
         lines += [f"![test ELBO per pass]({path.relative_to(doc.parent)})", ""]
         lines += [
-            "The test images' ELBO (one draw of q(z|x), fixed noise) after every pass, and the final test NLL "
-            "(the importance-weighted bound) of each run."
+            "The test images' ELBO (one draw of q(z|x), fixed noise) after every pass, the final test NLL "
+            "(the importance-weighted bound) of each run, and the paper's NLL at the end of its schedule."
         ]
     if everything["kingma2014_vae_mnist"]:
         path = kingma_figure(everything["kingma2014_vae_mnist"], figures / "kingma2014_figure2.png")
