@@ -23,10 +23,20 @@ class Paper:
     quick: tuple[str, ...] = ()  # overrides of --quick besides the epochs
     quick_epochs: int = 10
     extra: tuple[str, ...] = ()  # overrides of both modes
+    extra_jobs: tuple[tuple[str, ...], ...] = ()  # jobs besides the sweep's (more seeds of some), full setting only
+    init_from: str | None = None  # an experiment whose job of the same name gives each job its model.init_from
 
 
 UNCHECKED = "Table 1 as quoted in the config; not re-checked against the paper's text here"
 MNIST_5K = ("data=mnist_5k",)
+# Three seeds for the hardest digits, 5 and 8: the sweep's run (seed 42) and two more.
+RUFF_SEEDS = tuple((f"data.normal_classes=[{digit}]", f"seed={seed}") for digit in (5, 8) for seed in (1, 2))
+RUFF_SOURCE = "Table 1's per-digit rows as the issue quotes them (they match the paper as we recall it; not re-checked)"
+# The per-digit AUROCs (%) of Table 1, digits 0-9.
+RUFF_ROWS = {
+    "ruff2018_oneclass_mnist": (97.6, 98.3, 85.4, 86.7, 86.5, 78.2, 94.6, 92.3, 86.5, 90.4),
+    "ruff2018_deep_svdd_mnist": (98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5),
+}
 SMALL_BOUND = ("model.iwae_samples=1000",)
 PAPERS = [
     Paper(
@@ -76,26 +86,25 @@ PAPERS = [
     ),
     Paper(
         "vincent2010_dae_mnist",
-        "Vincent et al. 2010 (SdA tutorial)",
-        "test accuracy after fine-tuning (1.3% error); ours: linear probe on frozen codes",
-        "probe/ae_accuracy",
-        0.987,
-        source="the Theano SdA tutorial's error, as quoted in the config; not re-checked here",
-        tolerance="not comparable (a probe, not fine-tuning): reported beside the pixel probe",
-        baseline="probe/pixels_accuracy",
-        higher_is_better=True,
+        "Vincent et al. 2010 (Theano SdA tutorial)",
+        "fine-tuned test error of the stacked denoising autoencoders (3 x 1,000)",
+        "finetune/error",
+        0.013,
+        source="the Theano SdA tutorial's reported test score (1.3%), as quoted in the config; not re-checked here",
+        tolerance="at most 1.6% test error, beside the same network fine-tuned without pretraining",
+        baseline="finetune/scratch_error",
         quick=MNIST_5K,
         quick_epochs=3,
     ),
     Paper(
         "ng_sparse_ae_mnist",
-        "Ng 2011 (UFLDL)",
-        "filters only (no number); ours: linear probe on codes",
-        "probe/ae_accuracy",
-        None,
-        source="the notes give filters, no number",
-        tolerance="the probe on codes beats the probe on pixels",
-        baseline="probe/pixels_accuracy",
+        "Ng 2011 (UFLDL self-taught learning)",
+        "softmax accuracy on digits 0-4 from a sparse AE's features learnt on digits 5-9",
+        "self_taught/accuracy",
+        0.98,
+        source="the UFLDL exercise says to expect about 98%; not re-checked here",
+        tolerance="at least 97%, beside the same softmax on raw pixels",
+        baseline="self_taught/pixels_accuracy",
         higher_is_better=True,
         quick=MNIST_5K,
         quick_epochs=30,
@@ -103,15 +112,36 @@ PAPERS = [
     Paper(
         "rifai2011_cae_mnist",
         "Rifai et al. 2011",
-        "test accuracy, CAE 1.14% error fine-tuned; ours: linear probe",
-        "probe/ae_accuracy",
-        0.9886,
-        source="the paper's comparison table as quoted in the config; not re-checked here",
-        tolerance="not comparable (a probe, not fine-tuning): reported beside the pixel probe",
-        baseline="probe/pixels_accuracy",
-        higher_is_better=True,
+        "fine-tuned test error of one contractive layer of 1,000 sigmoid units",
+        "finetune/error",
+        0.0114,
+        source="the CAE's 1.14% as quoted in the config's first version; not verified against the paper here",
+        tolerance="at most 1.6% test error, beside the plain AE and the DAE fine-tuned alike",
+        baseline="finetune/scratch_error",
         quick=MNIST_5K,
-        quick_epochs=10,
+        quick_epochs=3,
+    ),
+    Paper(
+        "rifai2011_ae_mnist",
+        "Rifai et al. 2011, plain AE",
+        "fine-tuned test error of the plain autoencoder beside the CAE",
+        "finetune/error",
+        None,
+        source="the paper's AE row is not quoted here",
+        tolerance="none: the CAE row's comparison",
+        quick=MNIST_5K,
+        quick_epochs=3,
+    ),
+    Paper(
+        "rifai2011_dae_mnist",
+        "Rifai et al. 2011, DAE",
+        "fine-tuned test error of the denoising autoencoder beside the CAE",
+        "finetune/error",
+        None,
+        source="the paper's DAE row is not quoted here",
+        tolerance="none: the CAE row's comparison",
+        quick=MNIST_5K,
+        quick_epochs=3,
     ),
     Paper(
         "higgins2017_beta_vae",
@@ -136,16 +166,32 @@ PAPERS = [
     ),
     Paper(
         "ruff2018_oneclass_mnist",
-        "Ruff et al. 2018",
-        "Table 1, DCAE, AUROC mean over the 10 normal digits",
+        "Ruff et al. 2018, DCAE",
+        "Table 1, DCAE, AUROC per normal digit and their mean",
         "anomaly/auroc",
         0.8965,
-        source="the mean of the ten per-digit AUROCs quoted in the config; not re-checked here",
-        tolerance="full setting: within 0.02 of the paper",
+        source=RUFF_SOURCE,
+        tolerance="the mean within 0.02 of the paper's and every digit within 0.05 of its row",
         baseline="anomaly/pca_auroc",
         higher_is_better=True,
         quick=("data.test_only=true",),
         quick_epochs=60,
+        extra_jobs=RUFF_SEEDS,
+    ),
+    Paper(
+        "ruff2018_deep_svdd_mnist",
+        "Ruff et al. 2018, one-class Deep SVDD",
+        "Table 1, one-class Deep SVDD, AUROC per normal digit and their mean",
+        "anomaly/auroc",
+        0.948,
+        source=RUFF_SOURCE,
+        tolerance="a mean of at least 0.93, beside PCA and the DCAE it starts from",
+        baseline="anomaly/pca_auroc",
+        higher_is_better=True,
+        quick=("data.test_only=true",),
+        quick_epochs=30,
+        extra_jobs=RUFF_SEEDS,
+        init_from="ruff2018_oneclass_mnist",
     ),
     Paper(
         "malhotra2016_encdec_ad_ecg",

@@ -9,8 +9,10 @@ latent sizes, Ruff's ten digits), in <out>/<name>/<job>/, reading the data under
 --budget-minutes N the jobs share N minutes of training (each stops at the end of the pass that reaches its
 share; the test afterwards is extra) and the row says how many passes ran. Running the same command again
 resumes every unfinished job from its last checkpoint with a fresh budget, so a long run is continued in
-sessions; `<job>/sessions.json` records each session. --quick runs the smoke setting into <out>/quick, whose
-rows go to a separate table. REPRODUCTION.md is rebuilt from every run under --out after each command.
+sessions; `<job>/sessions.json` records each session. A paper may add jobs to its sweep (more seeds of some
+digits) and start each job from another experiment's job of the same name (`model.init_from`: Deep SVDD from its
+DCAE). --quick runs the smoke setting into <out>/quick, whose rows go to a separate table. REPRODUCTION.md is
+rebuilt from every run under --out after each command.
 """
 
 from __future__ import annotations
@@ -45,18 +47,32 @@ class Job:
     folder: Path
 
 
-def sweep_jobs(paper: Paper, root: Path) -> list[Job]:
-    """Expand the experiment's `hydra.sweeper.params` into one job per combination (one job without a sweep)."""
+def sweep_jobs(paper: Paper, root: Path, extra: bool = True) -> list[Job]:
+    """Expand the experiment's `hydra.sweeper.params` into one job per combination (one job without a sweep),
+    followed by the paper's extra jobs (more seeds of some) unless `extra` is false."""
     from itertools import product
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = OmegaConf.select(OmegaConf.load(EXPERIMENTS / f"{paper.experiment}.yaml"), "hydra.sweeper.params")
+    extra_jobs = [Job(c, root / "_".join(job_name(o) for o in c)) for c in paper.extra_jobs] if extra else []
     if not params:
-        return [Job((), root / "run")]
+        return [Job((), root / "run"), *extra_jobs]
     parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()])
     choices = [[f"{o.key_or_group}={v}" for v in o.sweep_string_iterator()] for o in parsed]
-    return [Job(combo, root / "_".join(job_name(o) for o in combo)) for combo in product(*choices)]
+    return [Job(combo, root / "_".join(job_name(o) for o in combo)) for combo in product(*choices)] + extra_jobs
+
+
+def pretrained(paper: Paper, job: Job) -> list[str]:
+    """The override starting a job from its pretraining job's last checkpoint (none when the paper has none)."""
+    if not paper.init_from:
+        return []
+    checkpoint = job.folder.parent.parent / paper.init_from / job.folder.name / "checkpoints" / "last.ckpt"
+    if not checkpoint.is_file():
+        raise SystemExit(
+            f"{paper.experiment} {job.folder.name} starts from {checkpoint}: run --only {paper.init_from} first."
+        )
+    return [f"model.init_from={checkpoint}"]
 
 
 def job_name(override: str) -> str:
@@ -164,7 +180,7 @@ def run_paper(paper: Paper, out: Path, data_root: Path, budget_minutes: float | 
         return
     share = None if budget_minutes is None else budget_minutes * 60 / len(jobs)
     for job in jobs:
-        session = run_job(paper, job, [*data, *more], share, resume=True)
+        session = run_job(paper, job, [*data, *pretrained(paper, job), *more], share, resume=True)
         print(f"{paper.experiment} {job.folder.name}: {session}", file=sys.stderr, flush=True)
 
 
@@ -172,8 +188,8 @@ def run_quick(paper: Paper, out: Path, data_root: Path, more: list[str]) -> None
     """Run the smoke setting of one experiment afresh into <out>/quick."""
     root = out / "quick" / paper.experiment
     shutil.rmtree(root, ignore_errors=True)
-    for job in sweep_jobs(paper, root):
-        run_job(paper, job, [*quick_overrides(paper, data_root), *more], None, resume=False)
+    for job in sweep_jobs(paper, root, extra=False):
+        run_job(paper, job, [*quick_overrides(paper, data_root), *pretrained(paper, job), *more], None, resume=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,6 +26,7 @@ FIT = [
     "trainer.max_epochs=10",
     "model.latent_dim=16",
     "eval.enabled=true",
+    "eval.finetune.max_epochs=2",  # `all` fine-tunes three classifiers: two epochs each here
 ]
 QUICK = ["trainer.max_epochs=2", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2"]
 DIGITS_TEST = 360  # 36 test images per class
@@ -176,7 +177,10 @@ def test_every_variant_runs_the_analyses_that_apply_to_it(run, variant):
     net = ["net=conv"] if model_class.needs_spatial_features else []
     folder, metrics = run(f"all_{variant}", f"model={variant}", *net, *QUICK, "eval.analyses=all")
     groups = {key.split("/")[0] for key in metrics}
-    assert groups >= {"recon", "denoise", "compress", "codes", "probe", "cluster", "latents"}
+    assert groups >= {"codes", "probe", "cluster", "latents", "finetune"}
+    # The reconstruction analyses run for the models that decode, and only for them.
+    assert ({"recon", "denoise", "compress"} <= groups) == model_class.can_decode
+    assert not ({"recon", "denoise", "compress"} & groups) or model_class.can_decode
     # What each analysis reports follows the capabilities the variant declares, and nothing else.
     assert ("gen/nll_iwae" in metrics) == model_class.has_likelihood
     assert (folder / "analyses" / "samples.png").is_file() == model_class.can_sample

@@ -87,7 +87,7 @@ def test_rows_come_from_the_runs_and_smoke_runs_stay_out_of_the_main_table(tmp_p
         out / "malhotra2016_encdec_ad_ecg" / "run", {"data": ecg, "trainer": {"max_epochs": 150}}, metrics, 150, None
     )
     quick = {"data": {"_target_": "aelab.data.MNIST5kDataModule"}, "trainer": {"max_epochs": 3}}
-    fake_run(out / "quick" / "vincent2010_dae_mnist" / "run", quick, {"probe/ae_accuracy": 0.875}, 3, None)
+    fake_run(out / "quick" / "vincent2010_dae_mnist" / "run", quick, {"finetune/error": 0.0875}, 3, None)
     text = write_table(out, tmp_path / "REPRODUCTION.md", tmp_path)
     main, smoke = text.split("## Smoke runs")
     rows = {line.split("`experiment=")[1].split("`")[0]: line for line in main.splitlines() if "`experiment=" in line}
@@ -105,8 +105,8 @@ def test_rows_come_from_the_runs_and_smoke_runs_stay_out_of_the_main_table(tmp_p
         "**not reproduced**" in rows["higgins2017_beta_vae"]
         and "**not reproduced**" in rows["vandenoord2017_vqvae_cifar10"]
     )
-    assert "not run at the paper's setting" in rows["vincent2010_dae_mnist"] and "0.875" not in main
-    assert "`vincent2010_dae_mnist` | `probe/ae_accuracy` | 0.875" in smoke
+    assert "not run at the paper's setting" in rows["vincent2010_dae_mnist"] and "0.0875" not in main
+    assert "`vincent2010_dae_mnist` | `finetune/error` | 0.0875" in smoke
     assert (tmp_path / "results" / "reproduction" / "kingma2014_figure2.png").stat().st_size > 0
 
 

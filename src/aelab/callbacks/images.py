@@ -47,10 +47,13 @@ class ImageGridCallback(pl.Callback):
 class ReconstructionGrid(ImageGridCallback):
     """Validation images (top row of each pair) above their reconstructions."""
 
+    def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
+        return super().applies_to(pl_module, datamodule) and pl_module.can_decode
+
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
         datamodule = trainer.datamodule
         x = datamodule.val_x[: self.num_images]
-        x = (x.float() / 255 if x.dtype == torch.uint8 else x.float()).to(pl_module.device)
+        x = (x.float() / 255 if x.dtype == torch.uint8 else x.float()).to(pl_module.device, pl_module.dtype)
         recon = pl_module(x)
         # Interleave rows: originals on one row, their reconstructions on the next.
         rows = min(8, len(x))

@@ -112,7 +112,8 @@ class SeriesAnomalyScores(pl.Callback):
 class SeriesReconstructionPlot(ReconstructionGrid):
     """A few validation windows (black) against their reconstructions (red), saved as a PNG in the run folder."""
 
-    applies_to = SeriesAnomalyScores.applies_to
+    def applies_to(self, pl_module: pl.LightningModule, datamodule) -> bool:
+        return isinstance(datamodule, SeriesDataModule) and pl_module.can_decode
 
     def images(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.Tensor | None:
         from matplotlib.figure import Figure
@@ -122,7 +123,7 @@ class SeriesReconstructionPlot(ReconstructionGrid):
             return None
         x = datamodule.val_x
         index = np.linspace(0, len(x) - 1, min(self.num_images, len(x))).round().astype(int)
-        x = x[index].to(pl_module.device)
+        x = x[index].to(pl_module.device, pl_module.dtype)
         recon = pl_module(x).cpu().numpy()
         x = x.cpu().numpy()
         figure = Figure(figsize=(8, 1.6 * len(x)), dpi=80)

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from aelab.data.batches import EpochPermutation, IndexBatches, binarize_once, to_float
+from aelab.data.contrast import ImagePreprocessing
 from aelab.utils.errors import require
 from aelab.utils.record import fingerprint
 
@@ -56,7 +57,8 @@ class InMemoryDataModule(pl.LightningDataModule):
     are kept as uint8 [N, C, H, W] and scaled to [0, 1] per batch, which agrees with a
     sigmoid output and the Bernoulli (`bce`) loss. `binarize` turns intensities into Bernoulli samples:
     `static` once (a fixed seed), `dynamic` afresh every time a training image is drawn; validation and
-    test images are binarised once with fixed seeds in both modes.
+    test images are binarised once with fixed seeds in both modes. `contrast_norm` and `minmax_scale` preprocess
+    every split with statistics of the training images alone (see `aelab.data.contrast`).
     """
 
     def __init__(
@@ -73,6 +75,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         output_activation: str = "sigmoid",
         normal_classes: list[int] | None = None,
         binarize: str | None = None,
+        contrast_norm: str | None = None,
+        minmax_scale: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -84,6 +88,17 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
         require(num_workers >= 0, f"data.num_workers must be >= 0, not {num_workers}.")
         require(in_memory or not on_device, "data.on_device=true needs data.in_memory=true.")
+        self.preprocessing = ImagePreprocessing(contrast_norm, minmax_scale)
+        require(
+            not (self.preprocessing.active and binarize),
+            "data.binarize turns intensities into bits, which data.contrast_norm and data.minmax_scale would undo: "
+            "choose one.",
+        )
+        require(
+            output_activation != "sigmoid" or contrast_norm is None or minmax_scale,
+            "data.contrast_norm gives values outside [0, 1]: add data.minmax_scale=true for a sigmoid output, or set "
+            "data.output_activation=identity with loss=mse.",
+        )
         self.root = Path(root)
         self.arrays: Arrays | None = None
 
@@ -115,6 +130,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.test_x, self.test_y = arrays.test_x, arrays.test_y
         if self.hparams.normal_classes is not None:
             self._keep_normal_classes()
+        if self.preprocessing.active:
+            # Statistics of the training images only (after the normal classes are kept); the test split never.
+            self.preprocessing.fit(torch.cat([self.train_x, self.val_x]))
+            self.train_x, self.val_x, self.test_x = map(self.preprocessing, (self.train_x, self.val_x, self.test_x))
         if self.hparams.pin_memory and torch.cuda.is_available():
             self.train_x = self.train_x.pin_memory()
         self.arrays = arrays
@@ -124,7 +143,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         normal = torch.atleast_1d(torch.as_tensor(self.hparams.normal_classes, dtype=torch.long))
         train, val = torch.isin(self.train_y, normal), torch.isin(self.val_y, normal)
         require(
-            bool(train.any()) and bool(val.any()),
+            bool(train.any()) and (bool(val.any()) or len(val) == 0),
             f"data.normal_classes={normal.tolist()} matches no training sample: "
             f"choose among the classes {sorted(set(self.train_y.tolist()))}.",
         )
@@ -162,6 +181,11 @@ class InMemoryDataModule(pl.LightningDataModule):
                 f"The data lies in [{low:.3g}, {high:.3g}] but a sigmoid output needs [0, 1]; "
                 "rescale it or set data.output_activation=identity with loss=mse.",
             )
+
+    def preprocessed(self, x: torch.Tensor) -> torch.Tensor:
+        """Return samples of this data's files as the splits hold them: floats, preprocessed like the training split."""
+        self.setup()
+        return self.preprocessing(x) if self.preprocessing.active else to_float(x)
 
     @property
     def shape(self) -> list[int]:

@@ -15,10 +15,12 @@ from aelab.metrics.compression import compression
 from aelab.metrics.denoising import denoising
 from aelab.metrics.evaluation import Evaluation
 from aelab.metrics.features import features
+from aelab.metrics.finetune import finetune
 from aelab.metrics.generation import generation
 from aelab.metrics.latents import latents
 from aelab.metrics.oneclass import oneclass
 from aelab.metrics.reconstruction import reconstruction
+from aelab.metrics.selftaught import self_taught
 from aelab.utils.errors import UserError
 
 log = logging.getLogger("aelab")
@@ -41,6 +43,22 @@ def _needs_normal_classes(model, datamodule) -> str | None:
     return None
 
 
+def _needs_other_classes(model, datamodule) -> str | None:
+    if "normal_classes" not in datamodule.hparams or datamodule.hparams.normal_classes is None:
+        return "needs data.normal_classes: the classes the model learnt its features on (e.g. [5,6,7,8,9])"
+    pool = datamodule.arrays.train_y
+    others = pool[(pool >= 0) & ~torch.isin(pool, torch.as_tensor(datamodule.hparams.normal_classes))]
+    if len(set(others.tolist())) < 2:
+        return "needs labelled images of at least two classes outside data.normal_classes in the training files"
+    return None
+
+
+def _needs_decoder(model, datamodule) -> str | None:
+    if not model.can_decode:
+        return f"compares reconstructions with their inputs, and {type(model).__name__} has no decoder"
+    return None
+
+
 def _needs_prior(model, datamodule) -> str | None:
     if not model.can_sample:
         return f"needs a model that samples from a prior (e.g. model=vae, wae or aae), not {type(model).__name__}"
@@ -58,11 +76,13 @@ class Analysis:
 
 
 ANALYSES = {
-    "reconstruction": Analysis(reconstruction),
-    "denoising": Analysis(denoising),
-    "compression": Analysis(compression),
+    "reconstruction": Analysis(reconstruction, _needs_decoder),
+    "denoising": Analysis(denoising, _needs_decoder),
+    "compression": Analysis(compression, _needs_decoder),
     "codes": Analysis(codes),
     "features": Analysis(features, _needs_classes),
+    "finetune": Analysis(finetune, _needs_classes),
+    "self_taught": Analysis(self_taught, _needs_other_classes),
     "anomaly": Analysis(oneclass, _needs_normal_classes),
     "generation": Analysis(generation, _needs_prior),
     "latents": Analysis(latents),

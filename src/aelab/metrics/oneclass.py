@@ -27,12 +27,14 @@ def scored(score: np.ndarray, label: np.ndarray) -> LevelScores:
 
 
 def oneclass(ev: Evaluation) -> dict[str, float]:
-    """AUROC, AUPRC and F1 (threshold: a quantile of the normal validation scores) for the model and PCA."""
+    """AUROC, AUPRC and F1 (threshold: a quantile of the normal validation, else training, scores): model and PCA."""
     quantile = float(ev.settings("anomaly").get("quantile", 0.95))
     label = anomaly_labels(ev.test_y, np.atleast_1d(ev.datamodule.hparams.normal_classes).tolist())
+    # Without a validation split (data.val_fraction=0) the threshold comes from the normal training images.
+    normal = ev.val_x if len(ev.val_x) else ev.train_x
     scores = {
-        "": (model_errors(ev.model, ev.test_x, ev.batch_size)[0], model_errors(ev.model, ev.val_x, ev.batch_size)[0]),
-        "pca_": (pca_errors(ev.pca, ev.test_x)[0], pca_errors(ev.pca, ev.val_x)[0]),
+        "": (model_errors(ev.model, ev.test_x, ev.batch_size)[0], model_errors(ev.model, normal, ev.batch_size)[0]),
+        "pca_": (pca_errors(ev.pca, ev.test_x)[0], pca_errors(ev.pca, normal)[0]),
     }
     metrics = {}
     for prefix, (test, val) in scores.items():

@@ -69,6 +69,11 @@ class Autoencoder(FastHookName, pl.LightningModule):
     overcomplete: ClassVar[bool] = False
     # What `anomaly_map()` adds up, as reports name it.
     anomaly_score: ClassVar[str] = "squared reconstruction error"
+    # Codes decode back to inputs: `decode()`, `reconstruct()` and `interpolate()` work (Deep SVDD has no decoder).
+    can_decode: ClassVar[bool] = True
+    # val/loss means the same in every epoch, so the best checkpoint is chosen on it (not so for greedy layer-wise
+    # pretraining, whose validation loss is each layer's own in turn: its runs keep the last weights).
+    comparable_val_loss: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -107,6 +112,7 @@ class Autoencoder(FastHookName, pl.LightningModule):
         self.build()
         self._noise_seed: int | None = None  # None: draws come from torch's global generator (see seed_noise)
         self._generators: dict[str, torch.Generator] = {}
+        self._recorded_batch: tuple[int, int] | None = None  # the last batch whose training step was recorded
         # One optimizer: Lightning's automatic optimisation. Several (an adversarial variant): the base steps them.
         self.automatic_optimization = len(self.optimizer_groups()) == 1
         self.manual = ManualOptimization(self)
@@ -125,8 +131,9 @@ class Autoencoder(FastHookName, pl.LightningModule):
             self.to(memory_format=torch.channels_last)
         if self.hparams.compile:
             # In place, so state_dict keys (and checkpoints) are the same as without compiling.
-            self.encoder.compile()
-            self.decoder.compile()
+            for part in (self.encoder, self.decoder):
+                if part is not None:
+                    part.compile()
 
     def build(self) -> None:
         """Create the encoder and decoder; variants with another code size override this."""
@@ -233,7 +240,7 @@ class Autoencoder(FastHookName, pl.LightningModule):
         if self.hparams.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         out = self.step_output(x, stage)
-        penalty = weight_penalty(self, self.hparams.weight_l1, self.hparams.weight_l2)
+        penalty = weight_penalty(self.penalised(), self.hparams.weight_l1, self.hparams.weight_l2)
         if penalty is not None:
             out.terms["weight_penalty"] = penalty
         if self.hparams.weight_uniformity:
@@ -241,6 +248,10 @@ class Autoencoder(FastHookName, pl.LightningModule):
             out.terms["uniformity"] = self.hparams.weight_uniformity * spread
         loss = torch.stack(list(out.terms.values())).sum()
         return loss, out, x
+
+    def penalised(self) -> torch.nn.Module:
+        """The module whose weight matrices `weight_l1` and `weight_l2` penalise (a stack: the layer in training)."""
+        return self
 
     def _log_terms(self, stage: str, loss: torch.Tensor, out: StepOutput, batch_size: int) -> None:
         """Log validation or test terms as epoch means, averaged over DDP ranks."""
@@ -253,7 +264,11 @@ class Autoencoder(FastHookName, pl.LightningModule):
         if not self.automatic_optimization:
             return self.manual.training_step(batch, batch_idx)
         loss, out, x = self._shared_step(batch, "train")
-        self._record_train_step(loss, out.terms, out.stats, x.shape[0])
+        # An optimizer with a closure (L-BFGS and its line search) evaluates one batch several times per step: the
+        # epoch's sums and the finiteness check take its first evaluation, the loss before the step, once.
+        if self._recorded_batch != (self.current_epoch, batch_idx):
+            self._recorded_batch = (self.current_epoch, batch_idx)
+            self._record_train_step(loss, out.terms, out.stats, x.shape[0])
         return loss
 
     def _record_train_step(self, loss: torch.Tensor, terms: dict, stats: dict, batch_size: int) -> None:

@@ -26,12 +26,43 @@ def instantiate_callbacks(config: DictConfig | None, progress_bar: bool = True, 
     """
     from pytorch_lightning.callbacks import ProgressBar
 
+    if model is not None and not model.comparable_val_loss:
+        config = last_weights(config, type(model).__name__)
     callbacks = [
         c
         for c in instantiate_group(config)
         if model is None or not hasattr(c, "applies_to") or c.applies_to(model, datamodule)
     ]
     return callbacks if progress_bar else [c for c in callbacks if not isinstance(c, ProgressBar)]
+
+
+def last_weights(config: DictConfig | None, model: str) -> DictConfig | None:
+    """The callbacks of a model whose validation loss changes meaning during training: no monitored checkpoint.
+
+    A monitored checkpoint would keep the epoch with the lowest loss of any stage (a greedy stack's first layer);
+    the checkpoint keeps the latest weights instead, and early stopping, which would stop on the same, is refused.
+    """
+    from hydra.utils import get_class
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from aelab.utils.errors import require
+
+    if not config:
+        return config
+    config = config.copy()
+    for name, entry in config.items():
+        if not isinstance(entry, DictConfig) or "_target_" not in entry or not entry.get("monitor"):
+            continue
+        kind = get_class(entry._target_)
+        require(
+            not issubclass(kind, EarlyStopping),
+            f"callbacks.{name} stops on {entry.monitor}, whose meaning changes while {model} trains (each stage "
+            f"reports its own loss): use callbacks=default.",
+        )
+        if issubclass(kind, ModelCheckpoint):
+            log.info("%s: callbacks.%s keeps the latest weights, not the lowest %s.", model, name, entry.monitor)
+            entry.monitor = None
+    return config
 
 
 def wandb_has_credentials() -> bool:
