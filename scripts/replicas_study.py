@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from results import RESULTS, commit
+from results import RESULTS, commit, run_commits
 
 BIN = Path(sys.executable).parent
 
@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     subprocess.run(collect, check=True, env=env)
     table = (args.out / "table" / "results.md").read_text().strip()
     shown = " ".join(["aelab-train", *train[1:-2]])
+    commits = ", ".join(run_commits(sorted(r.parent for r in (args.out / "run").rglob("record.json")))) or commit()
     note = (
         f"Written by `python scripts/replicas_study.py` (`{shown}` in {seconds:.0f} s on one CPU thread, "
-        f"start-up included, then `aelab-collect`; {time.strftime('%Y-%m-%d')}, commit {commit()})."
+        f"start-up included, then `aelab-collect`; {time.strftime('%Y-%m-%d')}, commit {commits})."
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "replicas_study.md").write_text(f"{table}\n\n{note}\n")

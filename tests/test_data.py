@@ -145,6 +145,17 @@ def test_npy_standardised_from_train_split_only(tmp_path):
     assert datamodule.val_x.mean(0).abs().max() > 1e-3 and datamodule.test_x.mean() > 10
 
 
+def test_npy_uint8_images_are_standardised_as_floats_and_never_for_a_sigmoid(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.integers(0, 256, size=(50, 1, 4, 4), dtype=np.uint8))
+    datamodule = NpyDataModule(path=str(tmp_path / "x.npy"), standardize=True, output_activation="identity")
+    datamodule.setup()
+    assert datamodule.train_x.dtype == torch.float32 and datamodule.test_x.dtype == torch.float32
+    assert (datamodule.train_x.std(0) - 1).abs().max() < 1e-5
+    with pytest.raises(UserError, match="standardize=true gives values outside"):
+        NpyDataModule(path=str(tmp_path / "x.npy"), standardize=True)
+
+
 def test_npy_out_of_range_for_sigmoid_is_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.linspace(-3, 3, 60, dtype=np.float32).reshape(10, 6))
     with pytest.raises(UserError, match="sigmoid output needs"):

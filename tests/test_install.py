@@ -24,10 +24,13 @@ def git(*args: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> Path:
-    """A git repository holding the checkout's files as they are now (tracked and new, not ignored): a clean clone."""
+    """A git repository holding the checkout's tracked files as they are now: what a clean clone of it would hold.
+
+    Files git does not track yet are left out (a clone would not have them); files added to the index are in.
+    """
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
-    listed = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=REPO).split("\0")
+    listed = git("ls-files", "--cached", "-z", cwd=REPO).split("\0")
     copy = tmp_path_factory.mktemp("tree") / "aelab"
     for name in filter(None, listed):
         if (REPO / name).is_file():

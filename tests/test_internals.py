@@ -157,3 +157,15 @@ def test_monitoring_callbacks_run_after_the_modules_epoch_end_hook(hook):
         "Lightning no longer runs checkpointing and early stopping after the module's on_train_epoch_end, where aelab "
         "writes the epoch's training metrics: " + UPDATE.format("lightning.py (write_train_metrics)")
     )
+
+
+def test_a_detached_module_has_no_trainer_and_its_public_property_raises():
+    from aelab.internals.lightning import attached_trainer
+
+    module = pl.LightningModule()
+    assert attached_trainer(module) is None, "LightningModule._trainer moved: " + UPDATE.format("lightning.py")
+    with pytest.raises(RuntimeError):
+        module.trainer  # noqa: B018 - the reason aelab reads _trainer
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    module.trainer = trainer
+    assert attached_trainer(module) is trainer

@@ -10,10 +10,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aelab"
 # room -> rooms it must never import
 FORBIDDEN = {
-    "metrics": ("aelab.callbacks",),
-    "models": ("aelab.metrics", "aelab.callbacks", "aelab.data"),
-    "nets": ("aelab.models", "aelab.metrics", "aelab.callbacks", "aelab.data"),
-    "data": ("aelab.models", "aelab.metrics", "aelab.callbacks"),
+    "metrics": ("aelab.callbacks", "aelab.replicas"),
+    "models": ("aelab.metrics", "aelab.callbacks", "aelab.data", "aelab.replicas"),
+    "nets": ("aelab.models", "aelab.metrics", "aelab.callbacks", "aelab.data", "aelab.replicas"),
+    "data": ("aelab.models", "aelab.metrics", "aelab.callbacks", "aelab.replicas"),
+    "callbacks": ("aelab.replicas",),
 }
 
 

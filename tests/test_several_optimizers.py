@@ -72,3 +72,13 @@ def test_a_diverging_loss_is_caught_on_the_several_optimizers_path(compose):
         aelab.train(cfg)
     error = find_user_error(raised.value)
     assert error is not None and "The loss became" in str(error), repr(raised.value)
+
+
+def test_step_values_are_logged_every_n_rounds_of_the_optimizers(compose, monkeypatch):
+    # 4 batches x 2 epochs, each batch one round of both optimizers: logged after rounds 2, 4, 6 and 8.
+    import aelab.models.base as base
+
+    written = []
+    monkeypatch.setattr(base, "write_train_metrics", lambda trainer, metrics, **kw: written.append(sorted(metrics)))
+    aelab.train(compose(*AAE, "trainer.log_every_n_steps=2", "test=false"))
+    assert written.count(["train/loss_step"]) == 4, written

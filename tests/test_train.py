@@ -78,6 +78,13 @@ def test_resume_continues_the_epoch_count(compose, tmp_path):
     assert torch.load(last, weights_only=True)["epoch"] == 2
 
 
+def test_testing_without_training_tests_the_checkpoint_given(compose, tmp_path):
+    trained = aelab.train(compose("data=digits", run="trained"))
+    best = next((tmp_path / "trained" / "checkpoints").glob("epoch_*.ckpt"))
+    tested = aelab.train(compose("data=digits", "train=false", f"ckpt_path={best}", run="tested"))
+    assert tested["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -87,6 +94,7 @@ def test_resume_continues_the_epoch_count(compose, tmp_path):
         (("data=digits", "net=conv", "net.min_size=8"), "wider than net.min_size"),
         (("data=digits", "ckpt_path=/nowhere/x.ckpt"), "does not exist"),
         (("data=digits", "data.on_device=true", "data.in_memory=false"), "needs data.in_memory=true"),
+        (("data=digits", "data.binarize=dynamic", "data.in_memory=false"), "set data.in_memory=true"),
     ],
 )
 def test_bad_settings_are_one_clear_error(compose, overrides, message):

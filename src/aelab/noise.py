@@ -58,6 +58,16 @@ def seed_of(run_seed: int) -> int:
     return int(run_seed) + NOISE_STREAM
 
 
+def generator_for(run_seed: int, device: torch.device) -> torch.Generator:
+    """A fresh noise generator for a run's seed on `device`."""
+    return torch.Generator(device).manual_seed(seed_of(run_seed))
+
+
+def sanity_generator(run_seed: int, device: torch.device) -> torch.Generator:
+    """The generator Lightning's sanity check draws from: never the run's own (it runs again on resume)."""
+    return torch.Generator(device).manual_seed(seed_of(-1 - seed_of(run_seed)))
+
+
 def draw(kind: str, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """A draw shaped like `like`: from `generator` (torch's global one when None), or as recorded or replayed."""
     if _mode and isinstance(_mode[-1], Recording):

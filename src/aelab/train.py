@@ -117,6 +117,41 @@ def quiet_lightning() -> None:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda r: "Tip:" not in r.getMessage())
 
 
+def prepare_run(cfg: DictConfig) -> tuple[Path, str | None]:
+    """The run's folder and the checkpoint it resumes from (checked to hold this run's model), or None."""
+    from aelab.utils.slurm import requeued_checkpoint
+    from aelab.utils.task import output_dir
+    from aelab.utils.validate import check_checkpoint_fits, check_config_types
+
+    quiet_lightning()
+    run_dir = output_dir()
+    # A requeued SLURM job goes on from its own last epoch, also when it started from a given ckpt_path.
+    ckpt_path = requeued_checkpoint(run_dir) or resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    check_config_types(cfg)
+    if ckpt_path:
+        check_checkpoint_fits(ckpt_path, cfg)
+    return run_dir, ckpt_path
+
+
+def job_identity(run_dir: Path) -> tuple[str, str | None]:
+    """The job's name (its overrides) and, in a multirun, its sweep's group: what W&B names the run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from aelab.utils.task import in_multirun
+
+    return ",".join(HydraConfig.get().overrides.task) or "default", run_dir.parent.name if in_multirun() else None
+
+
+def announce_run(trainer, config: dict, record: dict, run_dir: Path) -> None:
+    """Give the loggers the run's config and record; write record.json (once, on the first rank)."""
+    from aelab.utils.task import write_json
+
+    for logger in trainer.loggers:
+        logger.log_hyperparams({"config": config, "record": record})
+    if trainer.is_global_zero:
+        write_json(run_dir / "record.json", record)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and test one configuration (or, with `seeds`, its vectorised replicas); return its final metrics."""
     if cfg.get("seeds"):
@@ -125,21 +160,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return train_replicas(cfg)
     import pytorch_lightning as pl
 
-    quiet_lightning()
-
     from aelab.callbacks.record import RunRecordCallback
     from aelab.utils.ddp import bind_to_job
     from aelab.utils.record import run_record
-    from aelab.utils.slurm import requeued_checkpoint
-    from aelab.utils.task import in_multirun, output_dir, write_json
-    from aelab.utils.validate import check_checkpoint_fits, check_config_types
+    from aelab.utils.task import write_json
 
-    run_dir = output_dir()
-    # A requeued SLURM job goes on from its own last epoch, also when it started from a given ckpt_path.
-    ckpt_path = requeued_checkpoint(run_dir) or resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
-    check_config_types(cfg)
-    if ckpt_path:
-        check_checkpoint_fits(ckpt_path, cfg)
+    run_dir, ckpt_path = prepare_run(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg.data)
     model = build_model(cfg, datamodule)
@@ -154,16 +180,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     record = run_record(cfg.seed, datamodule.fingerprint(), cwd=cfg.paths.root_dir)
     config = plain(cfg)
-    from hydra.core.hydra_config import HydraConfig
-
-    job_name = ",".join(HydraConfig.get().overrides.task) or "default"
-    group = run_dir.parent.name if in_multirun() else None
-    trainer = build_trainer(cfg, model, datamodule, [RunRecordCallback(config, record)], job_name, group)
+    trainer = build_trainer(cfg, model, datamodule, [RunRecordCallback(config, record)], *job_identity(run_dir))
     bind_to_job(trainer)  # DDP ranks run this job in its folder, not the whole command line
-    for logger in trainer.loggers:
-        logger.log_hyperparams({"config": config, "record": record})
-    if trainer.is_global_zero:
-        write_json(run_dir / "record.json", record)
+    announce_run(trainer, config, record, run_dir)
 
     metrics: dict[str, float] = {}
     if cfg.get("train"):
@@ -171,7 +190,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(_floats(trainer.callback_metrics))
     if cfg.get("test"):
         checkpoints = model_checkpoint(trainer)
-        best = checkpoints.best_model_path if checkpoints else ""
+        # Not trained here: the weights to test are those of the checkpoint given.
+        best = (checkpoints.best_model_path if checkpoints else "") if cfg.get("train") else ckpt_path
         if not best:
             log.warning("No best checkpoint was saved: testing the current weights.")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)

@@ -24,7 +24,7 @@ class LastCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run:
             return
-        trainer.save_checkpoint(self.dirpath / "last.ckpt")
+        trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
 
 
 class InterruptCheckpoint(pl.Callback):
@@ -42,7 +42,7 @@ class InterruptCheckpoint(pl.Callback):
         if not isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
             return
         path = self.dirpath / "interrupted.ckpt"
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)
         if trainer.is_global_zero:
             run = Path(trainer.default_root_dir)
             print(

@@ -33,7 +33,7 @@ class GenerativeGrid(ImageGridCallback):
 
     def test_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule, n: int) -> torch.Tensor:
         """`n` test images spread over the test split, on the model's device."""
-        return spread(trainer.datamodule.test_x, n).to(pl_module.device)
+        return spread(trainer.datamodule.test_x, n).to(pl_module.device, pl_module.dtype)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -44,10 +43,9 @@ def fixed_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float) -> Array
     return Arrays(x[train], y[train].long(), x[test], y[test].long())
 
 
-def _collate_float(batch, binarize: bool = False):
+def _collate_float(batch):
     x, y = torch.utils.data.default_collate(batch)
-    x = to_float(x)
-    return (torch.bernoulli(x) if binarize else x), y
+    return to_float(x), y
 
 
 class InMemoryDataModule(pl.LightningDataModule):
@@ -88,6 +86,11 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
         require(num_workers >= 0, f"data.num_workers must be >= 0, not {num_workers}.")
         require(in_memory or not on_device, "data.on_device=true needs data.in_memory=true.")
+        require(
+            in_memory or binarize != "dynamic",
+            "data.binarize=dynamic draws each batch's bits from a stream seeded by the epoch, which the in-memory "
+            "batches keep: set data.in_memory=true (or data.binarize=static).",
+        )
         self.preprocessing = ImagePreprocessing(contrast_norm, minmax_scale)
         require(
             not (self.preprocessing.active and binarize),
@@ -228,7 +231,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,
-            collate_fn=partial(_collate_float, binarize=dynamic),
+            collate_fn=_collate_float,
         )
 
     def _trainer_epoch(self) -> int:

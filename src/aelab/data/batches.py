@@ -31,7 +31,13 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> torch.Tensor:
 
 
 class EpochPermutation(torch.utils.data.Sampler):
-    """The order `IndexBatches` takes, as a DataLoader's sampler (Lightning sets its epoch, as for any sampler)."""
+    """The order `IndexBatches` takes, as a DataLoader's sampler (Lightning sets its epoch, as for any sampler).
+
+    Under DDP Lightning wraps it in its `DistributedSamplerWrapper` (unshuffled: this is not a RandomSampler),
+    which forwards `set_epoch` and gives rank r every world_size-th index of this order, as `IndexBatches`
+    does; the wrapper pads the ranks' shares to equal length by repeating indices where `IndexBatches` drops
+    the last world_size - 1 at most, so the two paths differ there by those few samples an epoch.
+    """
 
     def __init__(self, n: int, seed: int, shuffle: bool) -> None:
         self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0

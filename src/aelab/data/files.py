@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from aelab.data.base import Arrays, InMemoryDataModule, fixed_split
+from aelab.data.batches import to_float
 from aelab.utils.errors import UserError, require
 
 
@@ -60,6 +61,11 @@ class NpyDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.save_hyperparameters()
+        require(
+            not standardize or self.hparams.output_activation != "sigmoid",
+            "data.standardize=true gives values outside [0, 1], which a sigmoid output cannot reach: set "
+            "data.output_activation=identity with loss=mse.",
+        )
 
     @staticmethod
     def _array(path: str | None, what: str) -> np.ndarray | None:
@@ -91,6 +97,9 @@ class NpyDataModule(InMemoryDataModule):
         super().setup(stage)
         if self.hparams.standardize and not standardised:
             # Statistics of the training part only, after the validation split: nothing leaks from val or test.
-            mean, std = self.train_x.mean(0), self.train_x.std(0).clamp_min(1e-8)
+            train = to_float(self.train_x)  # uint8 images as intensities in [0, 1]
+            mean, std = train.mean(0), train.std(0).clamp_min(1e-8)
             for split in ("train", "val", "test"):
-                setattr(self, f"{split}_x", (getattr(self, f"{split}_x") - mean) / std)
+                setattr(self, f"{split}_x", (to_float(getattr(self, f"{split}_x")) - mean) / std)
+            if self.hparams.pin_memory and torch.cuda.is_available():
+                self.train_x = self.train_x.pin_memory()  # the standardised copy, as the base pins the raw one

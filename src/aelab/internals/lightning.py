@@ -13,6 +13,8 @@ Speed (measured alone by `benchmarks/internals.py` on the tiny MLP, where per-st
 - `write_train_metrics`: training metrics handed to the loggers and written into `trainer.callback_metrics`
   (which checkpointing and early stopping read) directly, instead of `LightningModule.log`, whose call
   costs about half a millisecond on a CPU, as much as a small model's step.
+- `attached_trainer`: `LightningModule.trainer` raises when the module is not attached to a Trainer (a model
+  used on its own, in analyses and tests); the models ask whether one is attached through `_trainer`.
 - `skip_gpu_probe_on_cpu`: Lightning sets `PYTORCH_NVML_BASED_CUDA_CHECK=1` at import; until CUDA starts,
   torch's Adam then loads NVML on every step (~30 µs). A CPU run never starts CUDA.
 """
@@ -150,6 +152,11 @@ class FastHookName:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
+
+
+def attached_trainer(module: pl.LightningModule) -> pl.Trainer | None:
+    """The module's Trainer, or None when it is not attached to one (the public property raises then)."""
+    return module._trainer
 
 
 def write_train_metrics(trainer: pl.Trainer, metrics: dict[str, torch.Tensor], prog_bar: bool = False) -> None:

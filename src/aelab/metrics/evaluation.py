@@ -105,7 +105,8 @@ class Evaluation:
     @torch.no_grad()
     def apply(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """Return fn over `x` in batches on the model's device, gathered on the CPU."""
-        outputs = [fn(batch.to(self.device)).float().cpu() for batch in x.split(self.batch_size)]
+        dtype = self.model.dtype if x.is_floating_point() else x.dtype  # a float64 model gets float64 inputs
+        outputs = [fn(batch.to(self.device, dtype)).float().cpu() for batch in x.split(self.batch_size)]
         return torch.cat(outputs)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,3 +5,5 @@ from aelab.models.base import Autoencoder
 
 class AE(Autoencoder):
     """A deterministic autoencoder minimising the reconstruction term (plus optional weight penalties)."""
+
+    vectorisable = True

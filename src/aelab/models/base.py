@@ -13,7 +13,7 @@ from torchmetrics import MeanSquaredError
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from aelab import noise
-from aelab.internals.lightning import FastHookName, write_train_metrics
+from aelab.internals.lightning import FastHookName, attached_trainer, write_train_metrics
 from aelab.losses import build_loss, weight_penalty
 from aelab.models.manual import ManualOptimization
 from aelab.models.training_metrics import RunningSums
@@ -69,6 +69,9 @@ class Autoencoder(FastHookName, pl.LightningModule):
     overcomplete: ClassVar[bool] = False
     # What `anomaly_map()` adds up, as reports name it.
     anomaly_score: ClassVar[str] = "squared reconstruction error"
+    # `seeds=[...]` may train it as vectorised replicas: its step is a function of its weights, the batch, the
+    # trainer's step count and `randn_like`/`rand_like` draws, with no state updated in place and one optimizer.
+    vectorisable: ClassVar[bool] = False
     # Codes decode back to inputs: `decode()`, `reconstruct()` and `interpolate()` work (Deep SVDD has no decoder).
     can_decode: ClassVar[bool] = True
     # val/loss means the same in every epoch, so the best checkpoint is chosen on it (not so for greedy layer-wise
@@ -171,7 +174,7 @@ class Autoencoder(FastHookName, pl.LightningModule):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return the decodings of `n` codes drawn from the prior (models with `can_sample`)."""
-        return self.decode(self.prior_codes(n, generator).to(self.device))
+        return self.decode(self.prior_codes(n, generator).to(self.device, self.dtype))
 
     def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
         """Return the codebook indices of a batch (models with `quantised`)."""
@@ -183,18 +186,19 @@ class Autoencoder(FastHookName, pl.LightningModule):
 
     def seed_noise(self, seed: int) -> None:
         """Draw this model's noise from a generator of its own, seeded from the run's seed (see `aelab.noise`)."""
-        self._noise_seed, self._generators = noise.seed_of(seed), {}
+        self._noise_seed, self._generators = int(seed), {}
 
     def noise_generator(self, device: torch.device) -> torch.Generator | None:
         """The model's noise generator on `device` (None before `seed_noise`: torch's global generator)."""
         if self._noise_seed is None:
             return None
-        if self._trainer is not None and self._trainer.sanity_checking:
+        trainer = attached_trainer(self)
+        if trainer is not None and trainer.sanity_checking:
             # Lightning's sanity check runs again when a run resumes: it must not move the run's stream.
-            return torch.Generator(device).manual_seed(noise.seed_of(-1 - self._noise_seed))
-        key = str(device)
+            return noise.sanity_generator(self._noise_seed, device)
+        key = device.type  # by kind, so that a checkpoint from cuda:1 resumes on cuda:0 or on the CPU's twin
         if key not in self._generators:
-            self._generators[key] = torch.Generator(device).manual_seed(self._noise_seed)
+            self._generators[key] = noise.generator_for(self._noise_seed, device)
         return self._generators[key]
 
     def randn_like(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -212,7 +216,10 @@ class Autoencoder(FastHookName, pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         for key, state in checkpoint.get("aelab_noise", {}).items():
-            generator = self.noise_generator(torch.device(key))
+            kind = torch.device(key).type
+            if kind != "cpu" and not torch.cuda.is_available():
+                continue  # a GPU run's stream resumed on a machine without one: its CPU stream still resumes
+            generator = self.noise_generator(torch.device(kind))
             if generator is not None:
                 generator.set_state(state)
 
@@ -271,14 +278,24 @@ class Autoencoder(FastHookName, pl.LightningModule):
             self._record_train_step(loss, out.terms, out.stats, x.shape[0])
         return loss
 
-    def _record_train_step(self, loss: torch.Tensor, terms: dict, stats: dict, batch_size: int) -> None:
-        """Add a step to the epoch's sums; on the steps the loggers write, log it and check it is finite."""
+    def _record_train_step(
+        self, loss: torch.Tensor, terms: dict, stats: dict, batch_size: int, step: int | None = None
+    ) -> None:
+        """Add a step to the epoch's sums; on the steps the loggers write, log it and check it is finite.
+
+        `step`: the training steps before this one (by default those taken so far).
+        """
         self._objective = ("loss", *terms)  # what the finiteness check looks at: never the stats
         self._train_sums.add({"loss": loss, **terms, **stats}, batch_size)
+        step = self.steps_taken() if step is None else step
         # Step values, and the finiteness check (a device sync on GPUs), only on the steps the loggers write.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
-            self._check_finite({"loss": loss, **terms}, f"by step {self.global_step} (epoch {self.current_epoch})")
+        if (step + 1) % self.trainer.log_every_n_steps == 0:
+            self._check_finite({"loss": loss, **terms}, f"by step {step} (epoch {self.current_epoch})")
             write_train_metrics(self.trainer, {"train/loss_step": loss}, prog_bar=True)
+
+    def steps_taken(self) -> int:
+        """Training steps taken: Lightning's `global_step` counts each optimizer's, so several make one round."""
+        return self.global_step if self.automatic_optimization else self.global_step // len(self.optimizer_groups())
 
     def on_train_epoch_start(self) -> None:
         self._train_sums = RunningSums()
@@ -286,14 +303,14 @@ class Autoencoder(FastHookName, pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         means = self._train_sums.means(self.trainer.strategy)
         if means:
-            self._check_finite(means, f"by the end of epoch {self.current_epoch} (step {self.global_step})")
+            self._check_finite(means, f"by the end of epoch {self.current_epoch} (step {self.steps_taken()})")
             write_train_metrics(self.trainer, {f"train/{name}": value for name, value in means.items()})
         if not self.automatic_optimization:
             self.manual.epoch_end()
 
     def optimizer_steps_per_epoch(self) -> int:
         """Optimizer steps in one training epoch (batches over gradient accumulation; 1 while unknown)."""
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         batches = trainer.num_training_batches if trainer is not None else float("inf")
         if not math.isfinite(batches):
             return 1
@@ -337,7 +354,7 @@ class Autoencoder(FastHookName, pl.LightningModule):
         return self.recon_loss.mean(out.logits) if out is not None else self(x)
 
     def configure_optimizers(self):
-        trainer = self._trainer
+        trainer = attached_trainer(self)
         configured = []
         overrides = self.optimizer_overrides()
         for group, params in self.optimizer_groups().items():

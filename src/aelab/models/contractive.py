@@ -21,12 +21,13 @@ def sigmoid_jacobian_sq(weight: torch.Tensor, code: torch.Tensor) -> torch.Tenso
 
 
 def jacobian_sq(
-    encoder: nn.Module, x: torch.Tensor, projections: int | None = None
+    encoder: nn.Module, x: torch.Tensor, projections: int | None = None, randn_like=torch.randn_like
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (code, ||J||_F^2 per sample) by vector-Jacobian products, differentiable in the encoder's weights.
 
     With `projections=None` it sums ||J^T e_k||^2 over the code's basis vectors (exact); otherwise it
-    averages ||J^T v||^2 over that many Gaussian vectors v (unbiased, as E[v v^T] = I).
+    averages ||J^T v||^2 over that many Gaussian vectors v (unbiased, as E[v v^T] = I), drawn by `randn_like`
+    (a model passes its own, so that the draws follow its seed).
     Samples must not interact inside the encoder (no batch norm in training mode).
     """
     x = x.detach().requires_grad_(True)
@@ -35,7 +36,7 @@ def jacobian_sq(
     if projections is None:
         directions = torch.eye(flat.shape[1], device=x.device, dtype=x.dtype)[:, None].expand(-1, len(x), -1)
     else:
-        directions = torch.randn(projections, *flat.shape, device=x.device, dtype=x.dtype)
+        directions = randn_like(flat.detach().expand(projections, *flat.shape))
     total = x.new_zeros(len(x))
     for v in directions:
         (vjp,) = torch.autograd.grad(flat, x, grad_outputs=v, create_graph=True)
@@ -103,7 +104,7 @@ class ContractiveAE(Autoencoder):
         if method == "closed_form":
             code = self.encoder(x)
             return code, sigmoid_jacobian_sq(self.one_layer_sigmoid().weight, code)
-        return jacobian_sq(self.encoder, x, None if method == "exact" else self.hparams.projections)
+        return jacobian_sq(self.encoder, x, None if method == "exact" else self.hparams.projections, self.randn_like)
 
     def step_output(self, x: torch.Tensor, stage: str) -> StepOutput:
         # Validation and testing run under inference mode, where autograd is off; the Jacobian needs it.

@@ -30,6 +30,7 @@ def corrupt(
 class DenoisingAE(Autoencoder):
     """An autoencoder trained to map corrupted inputs to clean ones; the corruption is applied in training only."""
 
+    vectorisable = True
     overcomplete = True
 
     def __init__(self, noise: str = "gaussian", noise_level: float = 0.3, **kwargs: Any) -> None:

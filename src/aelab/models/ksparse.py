@@ -38,6 +38,7 @@ class KSparseAE(Autoencoder):
     `alpha` > 1 keeps alpha * k units when encoding outside training, as the paper does for features.
     """
 
+    vectorisable = True
     overcomplete = True
 
     def __init__(self, k: int | None = None, alpha: float = 1.0, **kwargs: Any) -> None:

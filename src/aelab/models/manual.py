@@ -64,6 +64,7 @@ class ManualOptimization:
         model = self.model
         optimizers = model.optimizers()
         groups = list(model.optimizer_groups())
+        step = model.steps_taken()  # before this batch's steps
         model.toggle_optimizer(optimizers[0])
         loss, out, x = model._shared_step(batch, "train")
         model.manual_backward(loss / self.accumulate)
@@ -77,7 +78,7 @@ class ManualOptimization:
             self.step(optimizers[index], index, batch_idx)
             model.untoggle_optimizer(optimizers[index])
             terms |= {f"{group}_{name}": value for name, value in group_terms.items()}
-        model._record_train_step(loss, terms, out.stats, x.shape[0])
+        model._record_train_step(loss, terms, out.stats, x.shape[0], step=step)
 
     def epoch_end(self) -> None:
         """Step the per-epoch schedulers (a monitored one with the value it monitors, once that is known)."""

@@ -27,6 +27,7 @@ class SparseAE(Autoencoder):
     the L1 penalty works with any code activation.
     """
 
+    vectorisable = True
     overcomplete = True
 
     def __init__(

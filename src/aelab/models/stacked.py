@@ -16,6 +16,7 @@ import torch
 from hydra.utils import get_class
 from torch import nn
 
+from aelab.internals.lightning import attached_trainer
 from aelab.models.base import Autoencoder, StepOutput
 from aelab.nets.base import activation
 from aelab.nets.tied import tie_decoder
@@ -117,12 +118,13 @@ class StackedAE(Autoencoder):
         """Epochs each layer trains: the option, or the run's epochs split evenly over the layers."""
         if self.hparams.epochs_per_layer:
             return int(self.hparams.epochs_per_layer)
-        total = self._trainer.max_epochs if self._trainer is not None else None
+        trainer = attached_trainer(self)
+        total = trainer.max_epochs if trainer is not None else None
         return max(1, math.ceil(total / len(self.layers))) if total and total > 0 else 1
 
     def layer_in_training(self) -> int:
         """The layer the current epoch trains; outside training, the layer the last epoch trained (else the first)."""
-        epoch, trainer = self.current_epoch, self._trainer
+        epoch, trainer = self.current_epoch, attached_trainer(self)
         fitting = trainer is not None and trainer.state.fn == "fit" and trainer.state.status == "running"
         if not fitting and epoch > 0:
             epoch -= 1  # a finished (or interrupted) run has counted the epoch it stopped in

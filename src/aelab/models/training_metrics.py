@@ -21,7 +21,8 @@ class RunningSums:
 
     def add(self, values: dict[str, torch.Tensor], weight: int) -> None:
         """Add one batch's values, weighted by its size."""
-        stacked = torch.stack(list(values.values())).detach().float()
+        stacked = torch.stack(list(values.values())).detach()
+        stacked = stacked.to(torch.promote_types(stacked.dtype, torch.float32))  # bf16 sums in float32, float64 stays
         if self.sums is None:
             self.names, self.sums = list(values), stacked * weight
         else:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from aelab.internals.lightning import attached_trainer
 from aelab.models.base import Autoencoder, StepOutput
 from aelab.utils.errors import require
 
@@ -41,6 +42,8 @@ class VAE(Autoencoder):
     `test/nll_iwae` (Burda et al. 2016), an upper bound on -log p(x) at least as tight as -ELBO, and
     `train_samples` > 1 trains on that bound with k = train_samples (the IWAE) instead of the ELBO.
     """
+
+    vectorisable = True
 
     def __init__(
         self,
@@ -108,7 +111,7 @@ class VAE(Autoencoder):
     def kl_weight(self, stage: str) -> float:
         """Return beta, ramped up linearly over the warm-up epochs (counted in optimizer steps) during training."""
         warmup = self.hparams.kl_warmup_epochs
-        if stage != "train" or not warmup or self._trainer is None:
+        if stage != "train" or not warmup or attached_trainer(self) is None:
             return self.hparams.beta
         return self.hparams.beta * min(1.0, self.global_step / (warmup * self.optimizer_steps_per_epoch()))
 

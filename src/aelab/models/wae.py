@@ -19,6 +19,7 @@ class WAE(Autoencoder):
     images (`can_sample`); there is no likelihood bound.
     """
 
+    vectorisable = True
     can_sample = True
 
     def __init__(

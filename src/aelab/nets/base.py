@@ -30,6 +30,10 @@ def activation(name: str) -> nn.Module:
 class Net:
     """Builds an encoder (input to a flat code) and a decoder (flat code to decoder logits)."""
 
+    # `seeds=[...]` may train its modules as vectorised replicas (torch.func.vmap runs them: no recurrent layers,
+    # no state updated in place; dropout and batch norm are refused by their settings).
+    vectorisable = False
+
     def __init__(self, input_shape: Sequence[int]) -> None:
         self.input_shape = tuple(int(s) for s in input_shape)
         require(

@@ -13,6 +13,8 @@ from aelab.utils.errors import require
 class Conv(Net):
     """Stride-2 convolutions until the feature map is at most `min_size` wide, then a linear code."""
 
+    vectorisable = True
+
     def __init__(
         self,
         input_shape: Sequence[int],

@@ -22,6 +22,7 @@ class SwapTime(nn.Module):
 class TemporalConv(SeriesNet):
     """Stride-2 1-D convolutions until the series is at most `min_length` steps long, then a linear code."""
 
+    vectorisable = True
     name = "conv1d"
 
     def __init__(

@@ -20,6 +20,8 @@ class MLP(Net):
     keeps torch's default.
     """
 
+    vectorisable = True
+
     def __init__(
         self,
         input_shape: Sequence[int],

@@ -50,21 +50,17 @@ def train_replicas(cfg: DictConfig) -> dict[str, float]:
     from hydra.core.hydra_config import HydraConfig
 
     from aelab.callbacks.record import RunRecordCallback
-    from aelab.replicas.checks import check_replicas
+    from aelab.replicas.checks import check_callbacks, check_replicas, checkpoint_on
     from aelab.replicas.data import ReplicaDataModule
     from aelab.replicas.module import Replicas
     from aelab.replicas.outputs import finish_replica
-    from aelab.train import build_datamodule, build_model, build_trainer, plain, quiet_lightning, resolve_ckpt_path
+    from aelab.train import announce_run, build_datamodule, build_model, build_trainer, job_identity, plain, prepare_run
     from aelab.utils.errors import require
     from aelab.utils.record import run_record
-    from aelab.utils.task import output_dir, write_json
-    from aelab.utils.validate import check_config_types
+    from aelab.utils.task import write_json
 
-    quiet_lightning()
-    check_config_types(cfg)
+    run_dir, ckpt_path = prepare_run(cfg)
     seeds = check_replicas(cfg)
-    run_dir = output_dir()
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
     configs = [replica_config(cfg, seed) for seed in seeds]
     datamodules, models = [], []
     for single in configs:  # as each single run does: seed, then the data, then the model
@@ -72,6 +68,10 @@ def train_replicas(cfg: DictConfig) -> dict[str, float]:
         datamodules.append(build_datamodule(single.data))
         models.append(build_model(single, datamodules[-1]))
         models[-1].seed_noise(single.seed)
+    if cfg.get("eval") and cfg.eval.get("enabled"):
+        from aelab.metrics.analyses import select_analyses
+
+        select_analyses(cfg.eval.analyses, models[0], datamodules[0])  # a wrong analysis fails before training
     data = ReplicaDataModule(datamodules)
     require(
         data.lockstep(),
@@ -79,45 +79,33 @@ def train_replicas(cfg: DictConfig) -> dict[str, float]:
         "so their batches cannot line up: train the seeds as a sweep (seed=0,1,2 -m).",
     )
     stopping = (cfg.get("callbacks") or {}).get("early_stopping") or {}
-    require(
-        not stopping or stopping.get("monitor", "val/loss") == "val/loss" and stopping.get("mode", "min") == "min",
-        "With seeds=[...], early stopping watches each replica's val/loss (mode min): drop its monitor override.",
-    )
     module = Replicas(
         models,
         seeds,
         clip_val=cfg.trainer.get("gradient_clip_val"),
         clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
+        checkpoint_on=checkpoint_on(cfg),
         patience=stopping.get("patience"),
-        min_delta=float(stopping.get("min_delta", 0.0)),
+        min_delta=float(stopping.get("min_delta") or 0.0),
     )
     run_cfg = cfg.copy()
-    with open_dict(run_cfg):
+    with open_dict(run_cfg):  # the module stops each replica itself
         run_cfg.callbacks = {k: v for k, v in (cfg.get("callbacks") or {}).items() if k != "early_stopping"}
+    config = plain(cfg)
     record = run_record(cfg.seed, None, cwd=cfg.paths.root_dir) | {"replica_seeds": seeds}
-    trainer = build_trainer(run_cfg, module, data, [RunRecordCallback(plain(cfg), record)], job_name="replicas")
-    if trainer.is_global_zero:
-        write_json(run_dir / "record.json", record)
-    if cfg.get("train"):
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    trainer = build_trainer(run_cfg, module, data, [RunRecordCallback(config, record)], *job_identity(run_dir))
+    check_callbacks(trainer.callbacks)
+    announce_run(trainer, config, record, run_dir)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     overrides = list(HydraConfig.get().overrides.task)
-    per_replica = []
-    for k, (single, model, datamodule) in enumerate(zip(configs, models, datamodules)):
-        found = finish_replica(
-            k,
-            single,
-            model,
-            datamodule,
-            module,
-            run_dir,
-            replica_overrides(overrides, single.seed),
-            test=bool(cfg.get("test")),
-            trainer_config=cfg.trainer,
-        )
-        per_replica.append(found)
+    per_replica = [
+        finish_replica(k, single, model, datamodule, module, run_dir, replica_overrides(overrides, single.seed))
+        for k, (single, model, datamodule) in enumerate(zip(configs, models, datamodules))
+    ]
     metrics = summary(per_replica)
     for logger in trainer.loggers:
         logger.log_metrics(metrics, step=trainer.global_step)
+        logger.save()
     write_json(run_dir / "metrics.json", metrics)
     log.info("Trained %d replicas (seeds %s): their folders are %s/replicas/<k>.", len(seeds), seeds, run_dir)
     return metrics

@@ -25,6 +25,20 @@ from aelab.internals.lightning import write_train_metrics
 from aelab.models.base import SCHEDULER_KEYS
 from aelab.utils.errors import UserError
 
+# What a checkpoint of the replicas keeps beside their stacked weights (seeds: to check a resumed run's).
+SAVED = (
+    "seeds",
+    "best",
+    "best_epoch",
+    "best_weights",
+    "best_noise",
+    "stopping_best",
+    "waited",
+    "stopped",
+    "stopped_noise",
+    "stopped_metrics",
+)
+
 
 class StepOf(nn.Module):
     """A model's training step as a module call, so that `functional_call` can run it on any replica's weights."""
@@ -52,7 +66,7 @@ class EpochSums:
     def add(self, values: dict[str, torch.Tensor], weight: int) -> None:
         """Add one batch's per-replica values."""
         for name, value in values.items():
-            value = value.detach().float() * weight
+            value = value.detach().to(torch.promote_types(value.dtype, torch.float32)) * weight  # float64 stays
             self.sums[name] = self.sums[name] + value if name in self.sums else value
         self.count += weight
 
@@ -68,6 +82,7 @@ class Replicas(pl.LightningModule):
     # do not apply to); each replica's folder can be evaluated with aelab-eval instead.
     can_sample = False
     input_shape: tuple[int, ...] = ()
+    comparable_val_loss = True  # the mean val/loss over replicas: the stacked run's own checkpoints are chosen on it
 
     def __init__(
         self,
@@ -75,6 +90,7 @@ class Replicas(pl.LightningModule):
         seeds: list[int],
         clip_val: float | None = None,
         clip_algorithm: str = "norm",
+        checkpoint_on: str | None = "val/loss",
         patience: int | None = None,
         min_delta: float = 0.0,
     ) -> None:
@@ -82,30 +98,44 @@ class Replicas(pl.LightningModule):
         self.seeds = list(seeds)
         params, buffers = torch.func.stack_module_state([StepOf(m) for m in models])
         self.names, self.buffer_names = list(params), list(buffers)
-        self.weights = nn.ParameterList([nn.Parameter(params[n].detach().clone()) for n in self.names])
+        trainable = {name: p.requires_grad for name, p in StepOf(models[0]).named_parameters()}
+        self.weights = nn.ParameterList(
+            [nn.Parameter(params[n].detach().clone(), requires_grad=trainable[n]) for n in self.names]
+        )
         for i, name in enumerate(self.buffer_names):
             self.register_buffer(f"buffer_{i}", buffers[name].detach().clone())
         self._template = [copy.deepcopy(StepOf(models[0])).to("meta")]  # not a submodule: weights come from above
         self.optimizer_config = dict(models[0].hparams.optimizer)
         self.scheduler_config = dict(models[0].hparams.scheduler or {})
         self.clip_val, self.clip_algorithm = clip_val, clip_algorithm
-        self.patience, self.min_delta = patience, min_delta
+        # "val/loss", "latest" (a checkpoint with no monitor) or None (no checkpoint: a replica tests its last weights).
+        self.checkpoint_on, self.patience, self.min_delta = checkpoint_on, patience, min_delta
         replicas = len(self.seeds)
+        # The best checkpoint's epoch, val/loss, weights and noise streams.
         self.best = torch.full((replicas,), math.inf)
         self.best_epoch = torch.full((replicas,), -1, dtype=torch.long)
+        self.best_weights: list[dict[str, torch.Tensor] | None] = [None] * replicas
+        self.best_noise: list[dict[str, torch.Tensor] | None] = [None] * replicas
+        # As EarlyStopping: its own best (improving by more than min_delta), epochs waited, and where it stopped.
+        self.stopping_best = torch.full((replicas,), math.inf)
         self.waited = torch.zeros(replicas, dtype=torch.long)
         self.stopped = torch.zeros(replicas, dtype=torch.bool)
-        self.best_weights: list[dict[str, torch.Tensor] | None] = [None] * replicas
+        self.stopped_noise: list[dict[str, torch.Tensor] | None] = [None] * replicas
+        self.stopped_metrics: list[dict[str, float] | None] = [None] * replicas  # its single run's final ones
         self.generators: dict[str, list[torch.Generator]] = {}
         self.plans: dict[tuple, list] = {}
 
     # -- the vectorised step ------------------------------------------------------------------------------------
     def replica_generators(self, device: torch.device) -> list[torch.Generator]:
         """Each replica's noise generator on `device`, seeded as a single run's model seeds its own."""
-        key = str(device)
+        key = device.type
         if key not in self.generators:
-            self.generators[key] = [torch.Generator(device).manual_seed(noise.seed_of(s)) for s in self.seeds]
+            self.generators[key] = [noise.generator_for(s, device) for s in self.seeds]
         return self.generators[key]
+
+    def noise_state(self, replica: int) -> dict[str, torch.Tensor]:
+        """One replica's noise streams, by device kind (as its single run's checkpoint holds its model's)."""
+        return {kind: generators[replica].get_state() for kind, generators in self.generators.items()}
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The stacked weights and buffers, by the single model's names."""
@@ -129,10 +159,12 @@ class Replicas(pl.LightningModule):
         params, buffers = self.state()
         generators = self.replica_generators(x.device)
         if self.trainer.sanity_checking:  # as a single run's model: the check never moves the runs' streams
-            generators = [torch.Generator(x.device).manual_seed(noise.seed_of(-1 - noise.seed_of(s))) for s in self.seeds]
+            generators = [noise.sanity_generator(s, x.device) for s in self.seeds]
         drawn = [noise.make(self.plan(stage, x), g, x.device) for g in generators]
         tapes = [torch.stack(values) for values in zip(*drawn)]
         template = self._template[0]
+        template.train(stage == "train")  # as Lightning sets a single run's model (k-sparse keeps alpha * k in eval)
+        template.model.trainer = self.trainer  # the step count that warm-ups and capacity schedules read
 
         def one(p, b, tape, batch):
             with noise.replaying(tape):
@@ -151,6 +183,7 @@ class Replicas(pl.LightningModule):
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self.check_finite(out, f"by step {self.global_step} (epoch {self.current_epoch})")
             write_train_metrics(self.trainer, {"train/loss_step": out["loss"].mean()}, prog_bar=True)
+            write_train_metrics(self.trainer, {f"train/loss_step_replica{r}": v for r, v in enumerate(out["loss"])})
         return out["loss"].sum()  # the replicas' weights are disjoint: each gradient is its own loss's
 
     def on_train_epoch_end(self) -> None:
@@ -158,6 +191,19 @@ class Replicas(pl.LightningModule):
         if means:
             self.check_finite(means, f"by the end of epoch {self.current_epoch}")
             write_train_metrics(self.trainer, self.named("train", means))
+        # Stopped this epoch: its single run ends here (early stopping checks at the end of the training epoch).
+        for replica in self.stopped.nonzero().flatten().tolist():
+            if self.stopped_metrics[replica] is None:
+                self.stopped_metrics[replica] = self.final_metrics(replica)
+
+    def final_metrics(self, replica: int) -> dict[str, float]:
+        """A replica's latest epoch metrics, by a single run's names (and what all replicas share)."""
+        if self.stopped_metrics[replica] is not None:
+            return self.stopped_metrics[replica]
+        logged, suffix = self.trainer.callback_metrics, f"_replica{replica}"
+        own = {key.removesuffix(suffix): float(v) for key, v in logged.items() if key.endswith(suffix)}
+        shared = {k: float(v) for k, v in logged.items() if "_replica" not in k and f"{k}_replica0" not in logged}
+        return own | shared  # shared: the learning rate, logged once
 
     def check_finite(self, values: dict[str, torch.Tensor], when: str) -> None:
         """Stop the run, naming the replica (its seed) and the term, when a replica's objective is not finite."""
@@ -171,7 +217,7 @@ class Replicas(pl.LightningModule):
             raise UserError(
                 f"The loss of replica {replica} (seed {self.seeds[replica]}) became {float(values['loss'][replica])} "
                 f"{when} in the {', '.join(terms) or 'loss'} term: lower optimizer.lr or set "
-                "trainer.gradient_clip_val=1.0."
+                "trainer.gradient_clip_val=1.0; the last good checkpoint stays in checkpoints/last.ckpt."
             )
 
     def named(self, stage: str, means: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -235,16 +281,24 @@ class Replicas(pl.LightningModule):
         if self.trainer.sanity_checking:
             return
         loss = means["loss"].cpu()
-        improved = (loss < self.best - self.min_delta) & ~self.stopped
-        for replica in improved.nonzero().flatten().tolist():
-            self.best_weights[replica] = self.replica_state(replica)
-        self.best = torch.where(improved, loss, self.best)
-        self.best_epoch = torch.where(improved, torch.tensor(self.current_epoch), self.best_epoch)
+        if self.checkpoint_on is not None:  # as ModelCheckpoint: the strictly lowest val/loss, or the latest epoch
+            improved = ~self.stopped if self.checkpoint_on == "latest" else (loss < self.best) & ~self.stopped
+            for replica in improved.nonzero().flatten().tolist():
+                self.best_weights[replica] = self.replica_state(replica)
+                self.best_noise[replica] = self.noise_state(replica)
+            self.best = torch.where(improved, loss, self.best)
+            self.best_epoch = torch.where(improved, torch.tensor(self.current_epoch), self.best_epoch)
+        if self.patience is None:
+            return
+        improved = (loss < self.stopping_best - self.min_delta) & ~self.stopped
+        self.stopping_best = torch.where(improved, loss, self.stopping_best)
         self.waited = torch.where(improved | self.stopped, torch.zeros_like(self.waited), self.waited + 1)
-        if self.patience is not None:
-            self.stopped |= self.waited >= self.patience
-            if bool(self.stopped.all()):
-                self.trainer.should_stop = True
+        stopping = (self.waited >= self.patience) & ~self.stopped
+        for replica in stopping.nonzero().flatten().tolist():
+            self.stopped_noise[replica] = self.noise_state(replica)  # later steps still draw from its streams
+        self.stopped |= stopping
+        if bool(self.stopped.all()):
+            self.trainer.should_stop = True
 
     def replica_state(self, replica: int) -> dict[str, torch.Tensor]:
         """One replica's weights and buffers (CPU copies) under the single model's state_dict names."""
@@ -271,19 +325,16 @@ class Replicas(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["aelab_replicas"] = {
-            "seeds": self.seeds,
-            "best": self.best,
-            "best_epoch": self.best_epoch,
-            "waited": self.waited,
-            "stopped": self.stopped,
-            "best_weights": self.best_weights,
-            "generators": {device: [g.get_state() for g in gens] for device, gens in self.generators.items()},
+            **{name: getattr(self, name) for name in SAVED},
+            "generators": {kind: [g.get_state() for g in gens] for kind, gens in self.generators.items()},
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint["aelab_replicas"]
-        self.best, self.best_epoch, self.waited = saved["best"], saved["best_epoch"], saved["waited"]
-        self.stopped, self.best_weights = saved["stopped"], saved["best_weights"]
-        for device, states in saved["generators"].items():
-            for generator, state in zip(self.replica_generators(torch.device(device)), states):
+        for name in SAVED:
+            setattr(self, name, saved[name])
+        for kind, states in saved["generators"].items():
+            if kind != "cpu" and not torch.cuda.is_available():
+                continue  # a GPU run resumed on a machine without one: its CPU streams still resume
+            for generator, state in zip(self.replica_generators(torch.device(kind)), states):
                 generator.set_state(state)

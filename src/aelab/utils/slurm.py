@@ -56,8 +56,8 @@ def requeued_checkpoint(run_dir: Path) -> str | None:
     interrupted = checkpoints / "interrupted.ckpt"
     if not last.is_file():
         if interrupted.is_file():
-            # Stopped within the first epoch. Lightning resumes from an on-exception checkpoint by itself when
-            # given no path, mid-epoch; set it aside so that the job starts afresh instead.
+            # Stopped within the first epoch: its interrupt checkpoint is mid-epoch, which a resume would take for
+            # a finished one. Keep it under another name and start afresh.
             interrupted.rename(checkpoints / f"interrupted_before_restart{restarts}.ckpt")
         log.info("Requeued SLURM job (restart %d): no finished epoch in %s, starting afresh.", restarts, run_dir)
         return None

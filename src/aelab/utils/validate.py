@@ -106,6 +106,7 @@ def check_checkpoint_fits(path: str | Path, cfg: DictConfig) -> None:
             ("model", short(saved["model"].get("_target_")), short(run["model"].get("_target_"))),
             ("net", short(saved["net"].get("_target_")), short(run["net"].get("_target_"))),
             ("model.latent_dim", saved["model"].get("latent_dim"), run["model"].get("latent_dim")),
+            ("seeds", saved.get("seeds"), run.get("seeds")),  # stacked replicas resume only as the same replicas
         ]
         if was != now
     ]
