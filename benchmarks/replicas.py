@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="timed epochs per fit")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of every measurement, alternated")
     parser.add_argument("--quick", action="store_true", help="a smoke run, not a measurement")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES), help="models to time")
     args = parser.parse_args()
     epochs, rounds = (2, 1) if args.quick else (args.epochs, args.rounds)
     sizes = (1, 4) if args.quick else REPLICAS
@@ -169,7 +170,7 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
         for name, overrides in CASES.items():
-            if args.quick and name != "tiny_mlp_digits":
+            if name not in args.cases or (args.quick and name != "tiny_mlp_digits"):
                 continue
             cfg = aelab.compose(
                 [

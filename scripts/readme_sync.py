@@ -109,7 +109,7 @@ def internals(data: dict) -> list[list]:
     """benchmarks/internals.py: what each private-API speed path gains, alone."""
     header = ["variant (one path on public API)", "seconds per epoch vs aelab", "95 % interval", "path kept"]
     rows = [
-        [f"`{name}`", r["time_ratio"], "–".join(map(str, r["time_ratio_95"])), "yes" if r["kept"] else "–"]
+        [f"`{name}`", r["time_ratio"], "–".join(map(str, r["time_ratio_95"])), "yes" if r.get("kept") else "–"]
         for name, r in data["results"].items()
         if name != "aelab"
     ]
