@@ -148,10 +148,9 @@ def describe_setting(runs: list[Run]) -> str:
         label = f"**budget** of {sum(budgets):.3g} min of training"
     else:
         label = "**stopped early**"
-    return (
-        f"{label}; {ran}; {train:.3g} min of training, {wall:.3g} min in all with the tests; "
-        f"{sessions} session(s) on one CPU core"
-    )
+    # Training minutes come from the budget's timer: a run without a budget has only its wall time.
+    trained = f"{train:.3g} min of training, " if all(b is not None for b in budgets) else ""
+    return f"{label}; {ran}; {trained}{wall:.3g} min in all with the tests; {sessions} session(s) on one CPU core"
 
 
 def metric_of(runs: list[Run], metric: str) -> float | None:
