@@ -163,8 +163,8 @@ class Replicas(pl.LightningModule):
         drawn = [noise.make(self.plan(stage, x), g, x.device) for g in generators]
         tapes = [torch.stack(values) for values in zip(*drawn)]
         template = self._template[0]
-        template.train(stage == "train")  # as Lightning sets a single run's model (k-sparse keeps alpha * k in eval)
-        template.model.trainer = self.trainer  # the step count that warm-ups and capacity schedules read
+        if template.training != (stage == "train"):  # as Lightning sets a single run's model (k-sparse: alpha * k)
+            template.train(stage == "train")
 
         def one(p, b, tape, batch):
             with noise.replaying(tape):
@@ -173,6 +173,9 @@ class Replicas(pl.LightningModule):
         return torch.func.vmap(one)(params, buffers, tapes, x)
 
     # -- training -----------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        self._template[0].model.trainer = self.trainer  # the step count that warm-ups and capacity schedules read
+
     def on_train_epoch_start(self) -> None:
         self.train_sums = EpochSums()
 
