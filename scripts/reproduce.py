@@ -1,4 +1,4 @@
-"""Run the papers' experiment configs and write REPRODUCTION.md from the runs' own folders.
+"""Run the papers' experiment configs and write REPRODUCTION.md from the runs' records.
 
     python scripts/reproduce.py --only NAME [NAME ...] [--budget-minutes N] [--data-root DIR] [-- overrides]
     python scripts/reproduce.py --table                 # rebuild REPRODUCTION.md from the runs under --out
@@ -11,8 +11,9 @@ share; the test afterwards is extra) and the row says how many passes ran. Runni
 resumes every unfinished job from its last checkpoint with a fresh budget, so a long run is continued in
 sessions; `<job>/sessions.json` records each session. A paper may add jobs to its sweep (more seeds of some
 digits) and start each job from another experiment's job of the same name (`model.init_from`: Deep SVDD from its
-DCAE). --quick runs the smoke setting into <out>/quick, whose rows go to a separate table. REPRODUCTION.md is
-rebuilt from every run under --out after each command.
+DCAE). --quick runs the smoke setting into <out>/quick, whose rows go to a separate table. After each command every
+run's record under --out (config, metrics, sessions, curves) is copied into results/reproduction/runs beside the
+--doc, and REPRODUCTION.md is rebuilt from those records.
 """
 
 from __future__ import annotations

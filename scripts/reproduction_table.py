@@ -1,9 +1,12 @@
-"""REPRODUCTION.md and its figures, written from the runs' own folders (metrics.json, config, sessions, curves)."""
+"""REPRODUCTION.md and its figures, written from the runs' records (metrics.json, config, sessions, curves), which are
+copied from the run folders into the project so that the table can be rebuilt on any checkout."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from papers import BY_NAME, PAPERS, Paper
 BUDGET_TARGET_NLL = 90.5  # the VAE's target at a budget of at most 90 minutes (nats)
 FULL_TOLERANCE_NATS = 1.0
 FIGURES = Path("results") / "reproduction"
+RECORDS = FIGURES / "runs"  # each job's record, kept with the project: the table is rebuilt from these
+CARRIED = "‡"
 
 
 @dataclass
@@ -49,7 +54,7 @@ class Run:
 
     def curve(self) -> pd.DataFrame:
         """One row per pass: the sessions' logged metrics, the later session winning where two logged a pass."""
-        files = sorted((self.folder / "curves").glob("session_*.csv"))
+        files = sorted((self.folder / "curves").glob("session_*.csv*"))
         if not files:
             return pd.DataFrame(columns=["epoch", "train/elbo", "test_curve/elbo", "test_curve/samples_seen"])
         rows = pd.concat([pd.read_csv(f).assign(session=i) for i, f in enumerate(files)], ignore_index=True)
@@ -60,7 +65,7 @@ class Run:
 
 def read_run(folder: Path) -> Run | None:
     """Return the job's run, or None when it has not finished a session."""
-    metrics, sessions, config = folder / "metrics.json", folder / "sessions.json", folder / ".hydra" / "config.yaml"
+    metrics, sessions, config = folder / "metrics.json", folder / "sessions.json", folder / "config.yaml"
     if not (metrics.is_file() and sessions.is_file() and config.is_file()):
         return None
     history = json.loads(sessions.read_text())
@@ -71,6 +76,45 @@ def read_run(folder: Path) -> Run | None:
         history,
         history[-1]["passes_after"],
     )
+
+
+def archive(out: Path, records: Path) -> None:
+    """Copy each job's record under `out` (config, metrics, sessions, curves) into `records`, replacing older ones."""
+    for root in (out, out / "quick"):
+        for folder in sorted(root.glob("*/*")):
+            files = [folder / ".hydra" / "config.yaml", folder / "metrics.json", folder / "sessions.json"]
+            if not all(f.is_file() for f in files):
+                continue
+            target = records / folder.relative_to(out)
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            for file in files:
+                shutil.copy(file, target / file.name)
+            for curve in sorted((folder / "curves").glob("session_*.csv")):
+                (target / "curves").mkdir(exist_ok=True)
+                kept = target / "curves" / f"{curve.name}.gz"
+                with open(curve, "rb") as source, gzip.GzipFile(kept, "wb", mtime=0) as packed:  # same bytes each time
+                    shutil.copyfileobj(source, packed)
+
+
+def carried_over(doc: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The previous table's rows (by experiment) and sections (by heading), for experiments without a record."""
+    if not doc.is_file():
+        return {}, {}
+    text = doc.read_text()
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and "(`experiment=" in line:
+            rows[line.split("`experiment=")[1].split("`")[0]] = line.strip().strip("|").strip().split(" | ")
+    sections = {part.split("\n", 1)[0]: "## " + part.rstrip() for part in text.split("\n## ")[1:]}
+    return rows, sections
+
+
+def carried_row(cells: list[str] | None) -> list[str] | None:
+    """A previous row that holds a result, marked as carried over (None when it holds none)."""
+    if cells is None or len(cells) < 9 or cells[3] in ("–", "not run at the paper's setting"):
+        return None
+    return cells if cells[3].endswith(CARRIED) else [*cells[:3], f"{cells[3]} {CARRIED}", *cells[4:]]
 
 
 def runs_of(root: Path) -> list[Run]:
@@ -276,41 +320,63 @@ def markdown(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_table(out: Path, doc: Path, repo: Path) -> str:
-    """Rebuild `doc` (REPRODUCTION.md) and its figures from every run under `out`; return its text."""
+    """Copy the records of the runs under `out` into the project, rebuild `doc` (REPRODUCTION.md) and its figures
+    from every record; return its text."""
     from reproduction_figures import burda_curves, kingma_figure
 
-    everything = {paper.experiment: runs_of(out / paper.experiment) for paper in PAPERS}
-    quick = {paper.experiment: runs_of(out / "quick" / paper.experiment) for paper in PAPERS}
+    records = doc.parent / RECORDS
+    archive(out, records)
+    everything = {paper.experiment: runs_of(records / paper.experiment) for paper in PAPERS}
+    quick = {paper.experiment: runs_of(records / "quick" / paper.experiment) for paper in PAPERS}
+    old_rows, old_sections = carried_over(doc)
     shown = out.relative_to(repo) if out.is_relative_to(repo) else out
     figures = doc.parent / FIGURES
     lines = [
         "# Paper reproduction",
         "",
-        f"Written by `python scripts/reproduce.py` from the runs under `{shown}`: each number is read from a run's",
-        "`metrics.json`, its setting from the run's `.hydra/config.yaml` and `sessions.json` (passes, minutes),",
-        "its curves from the run's `csv/metrics.csv`. Each experiment's setting, and what it still does differently",
+        f"Written by `python scripts/reproduce.py` from the run records under `{RECORDS}`, each copied there from",
+        f"a run's folder under `{shown}`: each number is read from a run's `metrics.json`, its setting from the",
+        "run's `config.yaml` and `sessions.json` (passes, minutes), its curves from the run's `curves/`; `--table`",
+        "rebuilds this file from the records alone. Each experiment's setting, and what it still does differently",
         "from the paper, is in `src/aelab/configs/experiment/<name>.yaml`. A **budget** row ran the paper's setting",
         "for the minutes given and stopped at the end of a pass: it is not the paper's number, and its verdict",
         "is against the budget target beside it. Gap = ours − paper, in the metric's units.",
         "",
     ]
     header = ["paper", "compared", "paper's number", "ours", "setting", "data", "gap", "tolerance", "verdict"]
-    lines += markdown(header, [row(paper, everything[paper.experiment], everything) for paper in PAPERS])
+    rows = []
+    for paper in PAPERS:
+        runs = everything[paper.experiment]
+        kept = None if runs or paper.not_reproduced else carried_row(old_rows.get(paper.experiment))
+        rows.append(kept or row(paper, runs, everything))
+    lines += markdown(header, rows)
+    if any(cells[3].endswith(CARRIED) for cells in rows):
+        lines += [
+            "",
+            f"{CARRIED} Written by this script from runs of an earlier session whose records were not kept (before",
+            f"`{RECORDS}` existed): carried over unchanged from the previous table until the experiment runs again.",
+        ]
     lines += ["", "Where the papers' numbers come from:", ""]
     lines += [f"- `{paper.experiment}`: {paper.source}" for paper in PAPERS if paper.source]
     burda = {name: everything[name] for name in ("burda2016_vae_mnist", "burda2016_iwae_k5_mnist") if everything[name]}
+    burda_heading = "Burda et al. 2016: where the budget runs were heading"
+    kingma_heading = "Kingma & Welling 2014, Figure 2"
+    if not burda and burda_heading in old_sections:
+        lines += ["", old_sections[burda_heading]]
     if burda:
         references = {name: BY_NAME[name].reference for name in burda}
         path = burda_curves(burda, references, figures / "burda2016_curves.png")
-        lines += ["", "## Burda et al. 2016: where the budget runs were heading", ""]
+        lines += ["", f"## {burda_heading}", ""]
         lines += [f"![test ELBO per pass]({path.relative_to(doc.parent)})", ""]
         lines += [
             "The test images' ELBO (one draw of q(z|x), fixed noise) after every pass, the final test NLL "
             "(the importance-weighted bound) of each run, and the paper's NLL at the end of its schedule."
         ]
+    if not everything["kingma2014_vae_mnist"] and kingma_heading in old_sections:
+        lines += ["", old_sections[kingma_heading]]
     if everything["kingma2014_vae_mnist"]:
         path = kingma_figure(everything["kingma2014_vae_mnist"], figures / "kingma2014_figure2.png")
-        lines += ["", "## Kingma & Welling 2014, Figure 2", ""]
+        lines += ["", f"## {kingma_heading}", ""]
         lines += [f"![lower bound against training samples seen]({path.relative_to(doc.parent)})", ""]
         lines += [
             "Train: the mean ELBO of each pass's minibatches while training; test: the test images' ELBO after "

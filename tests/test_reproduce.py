@@ -1,8 +1,9 @@
-"""scripts/reproduce.py: budgeted runs that resume, and REPRODUCTION.md written from the runs' own folders."""
+"""scripts/reproduce.py: budgeted runs that resume, and REPRODUCTION.md written from the runs' kept records."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -121,3 +122,18 @@ def test_the_kingma_verdict_fails_when_another_latent_size_is_lowest(tmp_path):
         )
     text = write_table(out, tmp_path / "REPRODUCTION.md", tmp_path)
     assert "does not hold: N_z = 20 is lowest" in text
+
+
+def test_the_table_is_rebuilt_from_the_kept_records_and_carries_over_a_row_that_has_none(tmp_path):
+    out, doc = tmp_path / "out", tmp_path / "REPRODUCTION.md"
+    config = mnist_config(tmp_path, iwae_samples=5000)
+    fake_run(out / "burda2016_vae_mnist" / "run", config, {"test/nll_iwae": 90.1}, 400)
+    first = write_table(out, doc, tmp_path)
+    shutil.rmtree(out)  # a fresh checkout: the run folders are gone, their records stay with the project
+    assert write_table(out, doc, tmp_path) == first
+    shutil.rmtree(tmp_path / "results" / "reproduction" / "runs" / "burda2016_vae_mnist")
+    text = write_table(out, doc, tmp_path)
+    row = next(line for line in text.splitlines() if "`experiment=burda2016_vae_mnist`" in line)
+    assert "90.1 (k = 5,000 in the test bound, from the run's config) ‡" in row and "budget target met" in row
+    assert "carried over unchanged" in text and "## Burda et al. 2016: where the budget runs were heading" in text
+    assert write_table(out, doc, tmp_path) == text  # marked once, however often it is carried
