@@ -1,7 +1,7 @@
 """Run the papers' experiment configs and write REPRODUCTION.md from the runs' records.
 
     python scripts/reproduce.py --only NAME [NAME ...] [--budget-minutes N] [--data-root DIR] [-- overrides]
-    python scripts/reproduce.py --table                 # rebuild REPRODUCTION.md from the runs under --out
+    python scripts/reproduce.py --table                 # rebuild REPRODUCTION.md from the kept records
     python scripts/reproduce.py --quick [--only ...]    # smoke runs: minutes on a CPU, stand-in data
 
 Each experiment runs the paper's full setting, one `aelab-train` run per job of its sweep (Kingma's five
