@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=list(BY_NAME), metavar="NAME", help="experiments to run")
     parser.add_argument("--budget-minutes", type=float, help="minutes of training per experiment and command")
     parser.add_argument("--quick", action="store_true", help="smoke runs on offline stand-in data (own table)")
-    parser.add_argument("--table", action="store_true", help="only rebuild REPRODUCTION.md from the runs")
+    parser.add_argument("--table", action="store_true", help="only rebuild REPRODUCTION.md from the kept records")
     parser.add_argument("--data-root", type=Path, default=REPO / "data", help="where MNIST/raw, ecg5000/ lie")
     parser.add_argument("--out", type=Path, default=REPO / "logs" / "reproduce")
     parser.add_argument("--doc", type=Path, default=REPO / "REPRODUCTION.md", help="the table to write")
